@@ -1,0 +1,1 @@
+"""The chart component: rendering, planning, linting and listing images of the umbrella chart."""

@@ -1,0 +1,63 @@
+"""Rendering the chart with the real helm binary."""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+Manifest = dict[str, Any]
+
+DEFAULT_RELEASE = "dependencies"
+DEFAULT_NAMESPACE = "kube-system"
+
+
+class RenderError(RuntimeError):
+    """helm refused to render; the message is helm's own (a schema error or a chart `fail`)."""
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    chart: Path
+    release: str = DEFAULT_RELEASE
+    namespace: str = DEFAULT_NAMESPACE
+    values_files: tuple[Path, ...] = ()
+    set_values: tuple[str, ...] = ()
+    extra_args: tuple[str, ...] = field(default=())
+
+    def helm_args(self) -> list[str]:
+        args = ["template", self.release, str(self.chart), "--namespace", self.namespace]
+        for values_file in self.values_files:
+            args += ["--values", str(values_file)]
+        for assignment in self.set_values:
+            args += ["--set", assignment]
+        return args + list(self.extra_args)
+
+
+def render_text(helm: Path, request: RenderRequest) -> str:
+    """The manifests exactly as helm prints them."""
+    result = subprocess.run(
+        [str(helm), *request.helm_args()], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RenderError(_helm_error(result.stderr))
+    return result.stdout
+
+
+def render(helm: Path, request: RenderRequest) -> list[Manifest]:
+    """The rendered objects, in helm's order, empty documents dropped."""
+    return parse_manifests(render_text(helm, request))
+
+
+def parse_manifests(text: str) -> list[Manifest]:
+    return [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
+
+
+def _helm_error(stderr: str) -> str:
+    # helm logs informational lines before the error; keep the error and its details.
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Error")]
+    kept = lines[starts[0]:] if starts else lines
+    return "\n".join(kept) or "helm failed with no message"

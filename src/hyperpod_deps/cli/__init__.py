@@ -1,0 +1,1 @@
+"""The hyperpod-deps command line: one module per command."""

@@ -1,0 +1,1 @@
+"""Pure types and facts: wire-contract constants, instance types. No I/O beyond reading shipped data."""

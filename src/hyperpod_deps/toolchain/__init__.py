@@ -1,0 +1,1 @@
+"""Obtaining the real tools the project drives (helm, kubectl), cached outside the repository."""
