@@ -5,8 +5,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from hyperpod_deps.chart.render import Manifest, RenderRequest, render
 from hyperpod_deps.chart.locate import SOURCE_ROOT
+from hyperpod_deps.chart.render import Manifest, RenderRequest, render
 
 ROOT = SOURCE_ROOT
 CHART = ROOT / "helm_chart/HyperPodHelmChart"

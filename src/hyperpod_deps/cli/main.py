@@ -4,12 +4,20 @@ from __future__ import annotations
 import click
 
 from hyperpod_deps import __version__
+from hyperpod_deps.cli.images import images_command
+from hyperpod_deps.cli.lint import lint_command
+from hyperpod_deps.cli.plan import plan_command
+from hyperpod_deps.cli.render import render_command
 
 
 @click.group()
 @click.version_option(__version__, prog_name="hyperpod-deps")
 def cli() -> None:
     """Install, check and run the HyperPod dependencies on a Kubernetes cluster."""
+
+
+for command in (lint_command, render_command, plan_command, images_command):
+    cli.add_command(command)
 
 
 def main() -> None:

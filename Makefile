@@ -1,0 +1,64 @@
+# hyperpod-deps: every command a user or CI needs. Everything it installs goes
+# into .venv (git-ignored) or the cache outside the repository.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE ?= $(HOME)/.cache/hyperpod-deps
+export HYPERPOD_DEPS_CACHE := $(CACHE)
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := $(CACHE)/checkov-$(CHECKOV_VERSION)
+CHART := helm_chart/HyperPodHelmChart
+
+.PHONY: help setup tools plan test check unit chart generate clean
+
+help:
+	@echo "make plan       what an install of the chart creates, per component (the main job, no cluster needed)"
+	@echo "make test       everything CI runs: static checks and the whole test suite"
+	@echo "make check      ruff, mypy, import layers, yamllint, generated files up to date"
+	@echo "make generate   regenerate instance-type lists and CRDs from their sources"
+
+$(BIN)/.installed: pyproject.toml
+	@echo "==> creating $(VENV) and installing hyperpod-deps with its test dependencies"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+# checkov pins packaging<24, which clashes with pytest: it gets its own venv in the cache.
+$(CHECKOV_VENV)/bin/checkov:
+	@echo "==> installing checkov $(CHECKOV_VERSION) into $(CHECKOV_VENV)"
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+
+setup: $(BIN)/.installed tools
+
+# The real helm 3 and helm 4 (and kubectl) binaries, fetched once into the cache.
+tools: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov
+	@$(BIN)/python -m hyperpod_deps.toolchain
+
+plan: setup
+	$(BIN)/hyperpod-deps plan
+
+check: $(BIN)/.installed
+	@echo "==> ruff"
+	$(BIN)/ruff check src tests hack
+	@echo "==> mypy (strict)"
+	$(BIN)/mypy
+	@echo "==> import layers"
+	$(BIN)/lint-imports
+	@echo "==> yamllint"
+	$(BIN)/yamllint --strict -c .yamllint.yaml $(CHART)/values.yaml $(CHART)/ci $(CHART)/charts/*/values.yaml
+	@echo "==> generated files"
+	$(BIN)/python hack/gen_instance_types.py --check
+	$(BIN)/python hack/gen_crds.py --check
+
+test: setup check
+	@echo "==> pytest"
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q --durations=10
+
+generate: $(BIN)/.installed
+	$(BIN)/python hack/gen_instance_types.py
+	$(BIN)/python hack/gen_crds.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

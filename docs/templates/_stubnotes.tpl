@@ -1,0 +1,1 @@
+{{- define "docs.notes" -}}{{- end -}}

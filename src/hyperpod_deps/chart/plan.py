@@ -1,0 +1,50 @@
+"""The plan of an install: per component, whether it is on, where it goes, what it creates."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hyperpod_deps.chart.components import components
+from hyperpod_deps.chart.inventory import inventory
+from hyperpod_deps.chart.render import RenderRequest, render
+
+
+@dataclass(frozen=True)
+class ComponentPlan:
+    component: str
+    values_key: str
+    enabled: bool
+    namespaces: list[str]
+    objects: dict[str, int]
+    placements: dict[str, list[str]]
+    images: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "component": self.component,
+            "valuesKey": self.values_key,
+            "enabled": self.enabled,
+            "namespaces": self.namespaces,
+            "objects": self.objects,
+            "placements": self.placements,
+            "images": self.images,
+        }
+
+
+def plan(helm: Path, request: RenderRequest) -> list[ComponentPlan]:
+    known = components(request.chart)
+    keys = {component.chart: component.values_key for component in known}
+    entries = inventory(render(helm, request), [component.chart for component in known])
+    return [
+        ComponentPlan(
+            component=entry.name,
+            values_key=keys.get(entry.name, "-"),
+            enabled=entry.enabled,
+            namespaces=sorted(entry.namespaces),
+            objects=dict(sorted(entry.objects_by_kind.items())),
+            placements=entry.placements,
+            images=sorted(entry.images),
+        )
+        for entry in entries
+    ]

@@ -1,0 +1,1 @@
+{{- define "src.notes" -}}{{- end -}}
