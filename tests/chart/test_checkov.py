@@ -1,7 +1,8 @@
 """checkov on the rendered chart: zero failures beyond the documented skips.
 
-Each skip in checkov-skips.yaml carries its reason; a skip that no longer
-matches any failure is reported too, so the list cannot rot.
+Each entry of checkov-skips.yaml carries its reason and the exact objects it
+covers; a finding on any other object fails, and so does an entry that no
+longer matches a finding, so the list cannot rot.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from tests.support.charts import CHART
 SKIPS_FILE = Path(__file__).with_name("checkov-skips.yaml")
 SCANNED_SCENARIOS = ["00-defaults", "01-all-on"]
 
+Finding = tuple[str, str]  # (check id, "Kind/name")
+
 
 def checkov_binary() -> str:
     found = os.environ.get("CHECKOV") or shutil.which("checkov")
@@ -28,45 +31,58 @@ def checkov_binary() -> str:
     return found
 
 
-def documented_skips() -> dict[str, str]:
-    skips: dict[str, str] = yaml.safe_load(SKIPS_FILE.read_text())
+def documented_skips() -> dict[str, dict[str, object]]:
+    skips: dict[str, dict[str, object]] = yaml.safe_load(SKIPS_FILE.read_text())
     return skips
 
 
+def accepted() -> set[Finding]:
+    return {
+        (check_id, str(obj))
+        for check_id, entry in documented_skips().items()
+        for obj in entry["objects"]  # type: ignore[attr-defined]
+    }
+
+
+def object_of(resource: str) -> str:
+    """checkov names a resource Kind.namespace.name[.labels...]; our names hold no dots."""
+    kind, _namespace, name = resource.split(".")[:3]
+    return f"{kind}/{name}"
+
+
 @pytest.fixture(scope="module")
-def checkov_failures(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
+def checkov_findings(tmp_path_factory: pytest.TempPathFactory) -> set[Finding]:
     folder = tmp_path_factory.mktemp("renders")
     for scenario in SCANNED_SCENARIOS:
         objects = render_scenario(CHART / "ci" / f"{scenario}-values.yaml")
         (folder / f"{scenario}.yaml").write_text(yaml.safe_dump_all(objects))
     result = subprocess.run(
         [checkov_binary(), "--directory", str(folder), "--framework", "kubernetes",
-         "--skip-download", "--output", "json", "--quiet"],
+         "--skip-download", "--output", "json", "--quiet", "--compact"],
         capture_output=True, text=True, check=False,
     )
     assert result.returncode in (0, 1), result.stderr
     report = json.loads(result.stdout) if result.stdout.strip() else {}
     reports = report if isinstance(report, list) else [report]
-    return [
-        {"id": check["check_id"], "resource": check["resource"], "name": check["check_name"]}
+    return {
+        (check["check_id"], object_of(check["resource"]))
         for entry in reports
         for check in entry.get("results", {}).get("failed_checks", [])
-    ]
+    }
 
 
-def test_every_skip_has_a_reason() -> None:
-    for check_id, reason in documented_skips().items():
+def test_every_skip_has_a_reason_and_objects() -> None:
+    for check_id, entry in documented_skips().items():
         assert check_id.startswith("CKV"), check_id
-        assert isinstance(reason, str) and len(reason) > 30, f"{check_id} needs a real reason"
+        assert len(str(entry["reason"])) > 60, f"{check_id} needs a real reason"
+        assert entry["objects"], f"{check_id} names no object"
 
 
-def test_no_undocumented_checkov_failure(checkov_failures: list[dict[str, str]]) -> None:
-    skips = documented_skips()
-    unexplained = [f for f in checkov_failures if f["id"] not in skips]
-    assert not unexplained, "\n".join(f"{f['id']} {f['resource']}: {f['name']}" for f in unexplained)
+def test_no_unexplained_checkov_failure(checkov_findings: set[Finding]) -> None:
+    unexplained = sorted(checkov_findings - accepted())
+    assert not unexplained, "\n".join(f"{check} {obj}" for check, obj in unexplained)
 
 
-def test_every_documented_skip_is_still_needed(checkov_failures: list[dict[str, str]]) -> None:
-    failing = {f["id"] for f in checkov_failures}
-    stale = sorted(set(documented_skips()) - failing)
-    assert not stale, f"these skips no longer match a failure; remove them: {stale}"
+def test_every_documented_skip_is_still_needed(checkov_findings: set[Finding]) -> None:
+    stale = sorted(accepted() - checkov_findings)
+    assert not stale, f"these skips no longer match a finding; remove them: {stale}"

@@ -9,8 +9,10 @@ import yaml
 
 @dataclass(frozen=True)
 class Component:
-    chart: str  # the subchart's name (and its app.kubernetes.io/component label)
-    values_key: str  # where its values live in the umbrella (the alias when there is one)
+    chart: str  # the subchart's name
+    # Where its values live in the umbrella: the alias when there is one. Helm renders an
+    # aliased chart with its alias as .Chart.Name, so this is also its component label.
+    values_key: str
     condition: str | None  # the values path that turns it on and off
 
 

@@ -33,13 +33,15 @@ class ComponentPlan:
 
 
 def plan(helm: Path, request: RenderRequest) -> list[ComponentPlan]:
+    # Helm gives an aliased subchart its alias as .Chart.Name, so the component
+    # label of every object is the component's values key.
     known = components(request.chart)
-    keys = {component.chart: component.values_key for component in known}
-    entries = inventory(render(helm, request), [component.chart for component in known])
+    charts = {component.values_key: component.chart for component in known}
+    entries = inventory(render(helm, request), [component.values_key for component in known])
     return [
         ComponentPlan(
-            component=entry.name,
-            values_key=keys.get(entry.name, "-"),
+            component=charts.get(entry.name, entry.name),
+            values_key=entry.name if entry.name in charts else "-",
             enabled=entry.enabled,
             namespaces=sorted(entry.namespaces),
             objects=dict(sorted(entry.objects_by_kind.items())),

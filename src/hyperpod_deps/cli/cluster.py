@@ -1,0 +1,120 @@
+"""hyperpod-deps cluster up | down | status: a local Kubernetes control plane with simulated
+HyperPod nodes, for trying the chart and for the end-to-end tests."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.localcluster import cluster as local
+from hyperpod_deps.localcluster import nodespec
+from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError
+from hyperpod_deps.localcluster.pki import PkiError
+from hyperpod_deps.localcluster.processes import ComponentFailed, PortTaken
+from hyperpod_deps.toolchain.gobuild import GoBuildFailed, GoUnavailable
+from hyperpod_deps.toolchain.helm import ToolUnavailable
+
+CLUSTER_FAILED = 5  # the cluster could not be started (see the message)
+
+name_option = click.option("--name", default=DEFAULT_NAME, show_default=True,
+                           help="Cluster name; its state lives in the cache under clusters/<name>/.")
+
+
+@click.group("cluster")
+def cluster_group() -> None:
+    """Run a local Kubernetes control plane with simulated HyperPod nodes."""
+
+
+@cluster_group.command("up")
+@name_option
+@click.option("--kubeconfig", "kubeconfig_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the admin kubeconfig [default: clusters/<name>/kubeconfig in the cache].")
+@click.option("--nodes", "nodes_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Node spec YAML (region, instanceGroups: [{instanceType, count, name, zone}]).")
+@click.option("--node", "node_flags", multiple=True, metavar="TYPE[=COUNT]",
+              help="Simulated nodes of an instance type, e.g. --node ml.p5.48xlarge=2 (repeatable).")
+@click.option("--port", "apiserver_port", type=click.IntRange(1, 65535),
+              help="kube-apiserver port on 127.0.0.1 [default: a free one].")
+def up_command(name: str, kubeconfig_path: Path | None, nodes_file: Path | None,
+               node_flags: tuple[str, ...], apiserver_port: int | None) -> None:
+    """Build the control plane on first use (many minutes), start it, add the nodes.
+
+    Without --nodes or --node: 2x ml.p5.48xlarge, 1x ml.g5.8xlarge, 1x ml.trn1.32xlarge and
+    1x ml.m5.2xlarge. Prints the kubeconfig path and an export line for it.
+    """
+    try:
+        spec = _spec(nodes_file, node_flags)
+        result = local.up(name, spec, kubeconfig_path, apiserver_port)
+    except (nodespec.NodeSpecError, ClusterNameError) as error:
+        raise click.UsageError(str(error)) from error
+    except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError) as error:
+        _fail(str(error), ExitCode.TOOL_UNAVAILABLE)
+    except (PortTaken, ComponentFailed, local.ClusterError) as error:
+        _fail(str(error), CLUSTER_FAILED)
+    click.echo(f"cluster {result.name} is running; API server {result.server}")
+    click.echo(f"kubeconfig: {result.kubeconfig}")
+    click.echo(f"export KUBECONFIG={result.kubeconfig}")
+
+
+@cluster_group.command("down")
+@name_option
+@click.option("--purge", is_flag=True, help="Also delete its certificates, logs and default kubeconfig.")
+def down_command(name: str, purge: bool) -> None:
+    """Stop every process of the cluster and delete its data (certificates and logs are kept)."""
+    result = local.down(name, purge=purge)
+    if not result.stopped:
+        _fail(f"some processes of {name} are still running: {_running(result)}", CLUSTER_FAILED)
+    click.echo(f"cluster {name} is stopped")
+
+
+@cluster_group.command("status")
+@name_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status_command(name: str, as_json: bool) -> None:
+    """What runs, with pids, ports and logs. Exits 1 unless every component runs."""
+    result = local.status(name)
+    if as_json:
+        click.echo(json.dumps(_as_dict(result), indent=2))
+    else:
+        state = "running" if result.running else "stopped" if result.stopped else "partly running"
+        click.echo(f"cluster {name}: {state}" + (f", API server {result.server}" if result.server else ""))
+        if result.kubeconfig and not result.stopped:
+            click.echo(f"kubeconfig: {result.kubeconfig}")
+        for c in result.components:
+            where = f"127.0.0.1:{c.port}" if c.port else "-"
+            pid = f"pid {c.pid}" if c.pid else "not running"
+            click.echo(f"  {c.name:<24} {pid:<12} {where:<16} {c.log}")
+    if not result.running:
+        raise SystemExit(ExitCode.CHECKS_FAILED)
+
+
+def _spec(nodes_file: Path | None, node_flags: tuple[str, ...]) -> nodespec.NodeSpec:
+    if nodes_file and node_flags:
+        raise nodespec.NodeSpecError("give either --nodes FILE or --node flags, not both")
+    if nodes_file:
+        return nodespec.parse(nodes_file.read_text(), str(nodes_file))
+    if node_flags:
+        return nodespec.from_pairs(nodespec.parse_flag(flag) for flag in node_flags)
+    return nodespec.default_spec()
+
+
+def _running(result: local.ClusterStatus) -> str:
+    return ", ".join(f"{c.name} (pid {c.pid})" for c in result.components if c.pid)
+
+
+def _as_dict(result: local.ClusterStatus) -> dict[str, object]:
+    return {
+        "name": result.name, "running": result.running, "server": result.server,
+        "kubeconfig": str(result.kubeconfig) if result.kubeconfig else None,
+        "stateDir": str(result.state_dir), "versions": result.versions,
+        "components": [{"name": c.name, "pid": c.pid, "port": c.port, "log": str(c.log)}
+                       for c in result.components],
+    }
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)

@@ -1,0 +1,207 @@
+"""`cluster up | down | status`: the local control plane's lifecycle."""
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hyperpod_deps.localcluster import commands, kubeconfig, processes
+from hyperpod_deps.localcluster.layout import Layout, Ports
+from hyperpod_deps.localcluster.nodespec import NodeSpec, node_objects
+from hyperpod_deps.localcluster.pki import ensure_pki
+from hyperpod_deps.toolchain.gobuild import Progress, stderr_progress
+from hyperpod_deps.toolchain.helm import kubectl_path
+from hyperpod_deps.toolchain.kubernetes import CONTROL_PLANE, ControlPlaneBinaries, ensure_control_plane
+
+START_TIMEOUT_SECONDS = {"etcd": 30.0, "kube-apiserver": 120.0, "kube-controller-manager": 60.0,
+                         "kube-scheduler": 60.0, "kwok": 30.0}
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be brought up (or is in a state that needs `down` first)."""
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    pid: int | None
+    port: int | None
+    log: Path
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    name: str
+    state_dir: Path
+    kubeconfig: Path | None
+    server: str | None
+    components: tuple[ComponentStatus, ...]
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return all(c.pid is not None for c in self.components)
+
+    @property
+    def stopped(self) -> bool:
+        return all(c.pid is None for c in self.components)
+
+
+def up(name: str, spec: NodeSpec, kubeconfig_path: Path | None = None, apiserver_port: int | None = None,
+       binaries: ControlPlaneBinaries | None = None, progress: Progress = stderr_progress) -> ClusterStatus:
+    layout = Layout.for_cluster(name)
+    current = status(name)
+    if not current.stopped:
+        raise ClusterError(f"cluster {name!r} is already (partly) running: run `hyperpod-deps cluster down "
+                           f"--name {name}` first, or `cluster status` to see it")
+    ports = _choose_ports(apiserver_port)  # before a build that may take many minutes
+    binaries = binaries or ensure_control_plane(progress=progress)
+    _reset(layout)
+    started = time.monotonic()
+    server = f"https://{commands.LOOPBACK}:{ports.apiserver}"
+    _write_configs(layout, server, binaries)
+    target = kubeconfig_path or layout.default_kubeconfig
+    _save_state(layout, ports, target)
+    try:
+        for component in commands.COMPONENTS:
+            progress(f"starting {component}")
+            processes.start(component, commands.command_line(component, binaries, layout, ports), layout)
+            processes.wait_healthy(component, commands.health_url(component, ports), layout,
+                                   _probe_context(component, layout), START_TIMEOUT_SECONDS[component])
+        admin = kubeconfig.write(target, name, server, layout.pki, "admin", "kubernetes-admin")
+        _add_nodes(layout, admin, spec, progress)
+    except BaseException:
+        down(name)
+        raise
+    progress(f"cluster {name!r} is up in {time.monotonic() - started:.1f}s; kubeconfig: {target}")
+    return status(name)
+
+
+def down(name: str, purge: bool = False) -> ClusterStatus:
+    """Stop every process (reverse start order), wait until their ports are free, drop the data.
+
+    With purge, also delete the certificates, logs and default kubeconfig: nothing is left.
+    """
+    layout = Layout.for_cluster(name)
+    state = _load_state(layout)
+    for component in reversed(commands.COMPONENTS):
+        processes.stop(component, layout)
+    ports = [p for p in state.get("ports", {}).values() if isinstance(p, int)]
+    deadline = time.monotonic() + 10
+    while any(not processes.port_free(p) for p in ports) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    shutil.rmtree(layout.etcd_data, ignore_errors=True)
+    layout.state_file.unlink(missing_ok=True)
+    if purge:
+        shutil.rmtree(layout.root, ignore_errors=True)
+    return status(name)
+
+
+def status(name: str) -> ClusterStatus:
+    layout = Layout.for_cluster(name)
+    state = _load_state(layout)
+    ports: dict[str, int] = state.get("ports", {})
+    port_of = {"etcd": ports.get("etcd_client"), "kube-apiserver": ports.get("apiserver"),
+               "kube-controller-manager": ports.get("controller_manager"),
+               "kube-scheduler": ports.get("scheduler"), "kwok": ports.get("kwok")}
+    components = tuple(
+        ComponentStatus(c, processes.running_pid(c, layout), port_of[c], layout.log_file(c))
+        for c in commands.COMPONENTS)
+    kubeconfig_file = state.get("kubeconfig")
+    server = f"https://{commands.LOOPBACK}:{ports['apiserver']}" if "apiserver" in ports else None
+    return ClusterStatus(name, layout.root, Path(kubeconfig_file) if kubeconfig_file else None, server,
+                         components, state.get("versions", {}))
+
+
+def _choose_ports(apiserver_port: int | None) -> Ports:
+    if apiserver_port is not None:
+        processes.require_free({"kube-apiserver": apiserver_port})
+    chosen: list[int] = []
+    while len(chosen) < 5:
+        port = processes.free_port()
+        if port not in chosen and port != apiserver_port:
+            chosen.append(port)
+    etcd_client, etcd_peer, kcm, scheduler, kwok = chosen
+    return Ports(etcd_client, etcd_peer, apiserver_port or processes.free_port(), kcm, scheduler, kwok)
+
+
+def _reset(layout: Layout) -> None:
+    """A fresh cluster each time; the CA is kept so a copied kubeconfig's trust stays valid."""
+    for stale in (layout.etcd_data, layout.run, layout.logs):
+        shutil.rmtree(stale, ignore_errors=True)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    ensure_pki(layout.pki)
+
+
+def _write_configs(layout: Layout, server: str, binaries: ControlPlaneBinaries) -> None:
+    users = {"kube-controller-manager": "system:kube-controller-manager",
+             "kube-scheduler": "system:kube-scheduler", "kwok": "system:kwok-controller"}
+    for component, user in users.items():
+        kubeconfig.write(layout.component_kubeconfig(component), layout.name, server, layout.pki,
+                         component, user)
+    layout.kwok_config.write_text(binaries.kwok_stages.read_text())
+
+
+def _save_state(layout: Layout, ports: Ports, kubeconfig_path: Path) -> None:
+    state = {"name": layout.name, "ports": ports.as_dict(), "kubeconfig": str(kubeconfig_path),
+             "versions": {"kubernetes": CONTROL_PLANE.kubernetes, "etcd": CONTROL_PLANE.etcd,
+                          "kwok": CONTROL_PLANE.kwok}}
+    layout.state_file.write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _load_state(layout: Layout) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = json.loads(layout.state_file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded
+
+
+def _probe_context(component: str, layout: Layout) -> ssl.SSLContext | None:
+    if component == "kube-apiserver":
+        context = ssl.create_default_context(cafile=str(layout.pki / "ca.crt"))
+        context.load_cert_chain(layout.pki / "admin.crt", layout.pki / "admin.key")
+        return context
+    if component in ("kube-controller-manager", "kube-scheduler"):
+        # They serve /healthz with a certificate they make themselves on loopback.
+        return ssl._create_unverified_context()
+    return None
+
+
+def _add_nodes(layout: Layout, admin: Path, spec: NodeSpec, progress: Progress) -> None:
+    nodes = node_objects(layout.name, spec)
+    manifest = layout.root / "nodes.yaml"
+    manifest.write_text(yaml.safe_dump_all(nodes, sort_keys=False))
+    progress(f"adding {len(nodes)} simulated nodes")
+    # A Node keeps the status it is created with (its capacity); kwok fills in the rest.
+    _kubectl(admin, "create", "-f", str(manifest))
+    _kubectl(admin, "wait", "--for=condition=Ready", "node", "-l", "type=kwok", "--timeout=90s")
+    _wait_for_default_service_account(admin)
+
+
+def _wait_for_default_service_account(admin: Path, timeout_seconds: float = 60) -> None:
+    """Pods are refused until the controller manager has made the namespace's service account."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        found = subprocess.run([str(kubectl_path()), "--kubeconfig", str(admin), "get", "serviceaccount",
+                                "default", "-n", "default", "-o", "name"],
+                               capture_output=True, text=True, check=False)
+        if found.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise ClusterError("the default service account never appeared: kube-controller-manager is not working")
+
+
+def _kubectl(admin: Path, *args: str) -> str:
+    result = subprocess.run([str(kubectl_path()), "--kubeconfig", str(admin), *args],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout

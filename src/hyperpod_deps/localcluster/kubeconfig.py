@@ -1,0 +1,40 @@
+"""Kubeconfig files for the local cluster: self-contained (certificates embedded), so the one
+handed to the user still works after it is copied elsewhere."""
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import yaml
+
+
+def render(cluster: str, server: str, ca: bytes, cert: bytes, key: bytes, user: str) -> str:
+    context = cluster
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": {"server": server,
+                                                   "certificate-authority-data": _b64(ca)}}],
+        "users": [{"name": user, "user": {"client-certificate-data": _b64(cert),
+                                          "client-key-data": _b64(key)}}],
+        "contexts": [{"name": context, "context": {"cluster": cluster, "user": user}}],
+        "current-context": context,
+        "preferences": {},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def write(path: Path, cluster: str, server: str, pki: Path, identity: str, user: str) -> Path:
+    text = render(cluster, server, (pki / "ca.crt").read_bytes(), (pki / f"{identity}.crt").read_bytes(),
+                  (pki / f"{identity}.key").read_bytes(), user)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial.write_text(text)
+    partial.chmod(0o600)  # it holds a cluster-admin key
+    partial.replace(path)
+    return path
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,384 @@
+"""The health monitoring agent: which image (region table and precedence),
+where it runs, what it may do, and every refusal."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.core.wire import NODE_HEALTH_TOLERATION
+from hyperpod_deps.toolchain.helm import helm_path
+from tests.support.charts import (
+    CHART,
+    ROOT,
+    Renderer,
+    affinity_instance_types,
+    named,
+    of_kind,
+    pod_spec,
+)
+
+SOURCE = yaml.safe_load((ROOT / "src/hyperpod_deps/core/instance_types.yaml").read_text())
+NVIDIA = list(SOURCE["nvidia"])
+NEURON = list(SOURCE["neuron"])
+
+# The regions AWS publishes the agent in, and the ECR account of each.
+REGION_ACCOUNTS = {
+    "us-east-1": "767398015722",
+    "us-west-2": "905418368575",
+    "us-east-2": "851725546812",
+    "us-west-1": "011528288828",
+    "eu-central-1": "211125453373",
+    "eu-north-1": "654654141839",
+    "eu-west-1": "533267293120",
+    "eu-west-2": "011528288831",
+    "ap-northeast-1": "533267052152",
+    "ap-south-1": "011528288864",
+    "ap-southeast-1": "905418428165",
+    "ap-southeast-2": "851725636348",
+    "sa-east-1": "025066253954",
+}
+DEFAULT_TAG = "1.0.643.0_1.0.192.0"
+DIGEST = "sha256:" + "cd" * 32
+AGENTS = {"nvidia": "health-monitoring-agent", "neuron": "health-monitoring-agent-neuron"}
+ROLE = "dependencies-health-monitoring-agent"
+
+
+def regional(region: str, tag: str = DEFAULT_TAG) -> str:
+    account = REGION_ACCOUNTS[region]
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/hyperpod-health-monitoring-agent:{tag}"
+
+
+def agents(objects: list[Manifest]) -> list[Manifest]:
+    return [
+        o
+        for o in of_kind(objects, "DaemonSet")
+        if o["metadata"]["labels"]["app.kubernetes.io/name"] == "health-monitoring-agent"
+    ]
+
+
+def agent_container(workload: Manifest) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = pod_spec(workload)["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def images(objects: list[Manifest]) -> set[str]:
+    return {agent_container(ds)["image"] for ds in agents(objects)}
+
+
+# --- defaults: placement, tolerations, identity --------------------------------------
+
+
+def test_default_agents_run_on_nvidia_and_neuron_nodes_from_the_source_of_truth(render: Renderer) -> None:
+    objects = render()
+    assert sorted(ds["metadata"]["name"] for ds in agents(objects)) == sorted(AGENTS.values())
+    assert affinity_instance_types(named(objects, "DaemonSet", AGENTS["nvidia"])) == NVIDIA
+    assert affinity_instance_types(named(objects, "DaemonSet", AGENTS["neuron"])) == NEURON
+    assert images(objects) == {regional("us-east-1")}
+    for ds in agents(objects):
+        assert ds["metadata"]["namespace"] == "kube-system"
+        assert pod_spec(ds)["serviceAccountName"] == "health-monitoring-agent"
+        assert pod_spec(ds)["priorityClassName"] == "system-node-critical"
+
+
+def test_agents_tolerate_quarantine_and_their_accelerator_taints(render: Renderer) -> None:
+    objects = render()
+    for family, taint in (("nvidia", "nvidia.com/gpu"), ("neuron", "aws.amazon.com/neuron")):
+        tolerations = pod_spec(named(objects, "DaemonSet", AGENTS[family]))["tolerations"]
+        assert tolerations == [
+            NODE_HEALTH_TOLERATION,
+            {"key": taint, "operator": "Exists", "effect": "NoSchedule"},
+            {"key": "aws.amazon.com/efa", "operator": "Exists", "effect": "NoSchedule"},
+            {"key": "CriticalAddonsOnly", "operator": "Exists"},
+        ]
+
+
+def test_agent_rbac_is_least_privilege_and_bound_to_its_account(render: Renderer) -> None:
+    objects = render()
+    account = named(objects, "ServiceAccount", "health-monitoring-agent")
+    assert account["metadata"]["namespace"] == "kube-system"
+    role = named(objects, "ClusterRole", ROLE)
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "patch"]},
+        {"apiGroups": [""], "resources": ["nodes/status"], "verbs": ["patch"]},
+        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    ]
+    binding = named(objects, "ClusterRoleBinding", ROLE)
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": ROLE,
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "health-monitoring-agent", "namespace": "kube-system"}
+    ]
+
+
+def test_agent_is_non_root_reads_the_host_read_only_and_knows_its_node(render3: Renderer) -> None:
+    objects = render3()
+    for ds in agents(objects):
+        spec = pod_spec(ds)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] == 1000
+        container = agent_container(ds)
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"] == {"drop": ["ALL"]}
+        assert security["readOnlyRootFilesystem"] is True
+        assert "privileged" not in security
+        host = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v}
+        assert set(host.values()) == {"/var/log", "/dev/kmsg", "/etc/localtime"}
+        for mount in container["volumeMounts"]:
+            if mount["name"] in host:
+                assert mount.get("readOnly") is True, mount
+        node_name = next(e for e in container["env"] if e["name"] == "NODE_NAME")
+        assert node_name["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+        assert container["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
+
+
+def test_neuron_agent_runs_the_log_monitor_without_nvidia_devices(render3: Renderer) -> None:
+    objects = render3()
+    neuron = agent_container(named(objects, "DaemonSet", AGENTS["neuron"]))
+    assert "--enable-k8s-exporter=false" in neuron["args"]
+    assert {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in neuron["env"]
+    nvidia = agent_container(named(objects, "DaemonSet", AGENTS["nvidia"]))
+    assert "args" not in nvidia
+    assert all(e["name"] != "NVIDIA_VISIBLE_DEVICES" for e in nvidia["env"])
+
+
+def test_resources_and_namespace_are_configurable(render3: Renderer) -> None:
+    objects = render3(
+        "health-monitoring-agent.resources.requests.cpu=250m",
+        "health-monitoring-agent.resources.limits.memory=1Gi",
+        "health-monitoring-agent.namespace=aws-hyperpod",
+    )
+    for ds in agents(objects):
+        assert ds["metadata"]["namespace"] == "aws-hyperpod"
+        resources = agent_container(ds)["resources"]
+        assert resources["requests"]["cpu"] == "250m"
+        assert resources["limits"]["memory"] == "1Gi"
+    assert (
+        named(objects, "ServiceAccount", "health-monitoring-agent")["metadata"]["namespace"] == "aws-hyperpod"
+    )
+    assert named(objects, "ClusterRoleBinding", ROLE)["subjects"][0]["namespace"] == "aws-hyperpod"
+
+
+# --- instance types -----------------------------------------------------------------
+
+
+def test_global_extra_types_extend_and_an_override_replaces(render3: Renderer) -> None:
+    objects = render3(
+        "global.instanceTypes.nvidia={ml.p5.24xlarge}",
+        "global.instanceTypes.neuron={ml.trn3.48xlarge}",
+        "health-monitoring-agent.daemonSets.neuron.instanceTypes={ml.trn2.48xlarge}",
+    )
+    assert affinity_instance_types(named(objects, "DaemonSet", AGENTS["nvidia"])) == [
+        *NVIDIA,
+        "ml.p5.24xlarge",
+    ]
+    assert affinity_instance_types(named(objects, "DaemonSet", AGENTS["neuron"])) == [
+        "ml.trn2.48xlarge",
+        "ml.trn3.48xlarge",
+    ]
+
+
+def test_a_family_can_be_turned_off(render3: Renderer) -> None:
+    objects = render3("health-monitoring-agent.daemonSets.neuron.enabled=false")
+    assert [ds["metadata"]["name"] for ds in agents(objects)] == [AGENTS["nvidia"]]
+
+
+def test_turning_the_agent_off_removes_its_objects(render3: Renderer) -> None:
+    objects = render3("health-monitoring-agent.enabled=false")
+    assert not agents(objects)
+    assert not [o for o in objects if o["metadata"]["name"] in ("health-monitoring-agent", ROLE)]
+
+
+# --- the region table and precedence ----------------------------------------------------
+
+
+@pytest.mark.parametrize("region", REGION_ACCOUNTS)
+def test_every_published_region_renders_its_account(render3: Renderer, region: str) -> None:
+    assert images(render3(f"global.region={region}")) == {regional(region)}
+
+
+@pytest.mark.parametrize(
+    ("assignments", "expected"),
+    [
+        pytest.param((), regional("us-east-1"), id="nothing-set-us-east-1"),
+        pytest.param(("global.region=us-west-2",), regional("us-west-2"), id="global-region"),
+        pytest.param(
+            ("global.region=us-west-2", "health-monitoring-agent.region=eu-north-1"),
+            regional("eu-north-1"),
+            id="agent-region-over-global",
+        ),
+        pytest.param(
+            (
+                "global.region=us-west-2",
+                "health-monitoring-agent.region=eu-north-1",
+                "health-monitoring-agent.image.registry=registry.example.com",
+                "health-monitoring-agent.image.repository=hp/agent",
+                "health-monitoring-agent.image.tag=dev-42",
+            ),
+            "registry.example.com/hp/agent:dev-42",
+            id="explicit-image-over-regions",
+        ),
+    ],
+)
+def test_image_precedence(render: Renderer, assignments: tuple[str, ...], expected: str) -> None:
+    assert images(render(*assignments)) == {expected}
+
+
+def test_explicit_image_takes_the_global_registry_and_a_digest_wins(render3: Renderer) -> None:
+    objects = render3(
+        "global.imageRegistry=mirror.example.com",
+        "health-monitoring-agent.image.repository=hyperpod-health-monitoring-agent",
+        "health-monitoring-agent.image.tag=1.0.700.0_1.0.200.0",
+        f"health-monitoring-agent.image.digest={DIGEST}",
+    )
+    assert images(objects) == {f"mirror.example.com/hyperpod-health-monitoring-agent@{DIGEST}"}
+
+
+def test_explicit_image_defaults_its_tag_to_the_agent_release(render3: Renderer) -> None:
+    objects = render3("health-monitoring-agent.image.repository=registry.example.com/agent")
+    assert images(objects) == {f"registry.example.com/agent:{DEFAULT_TAG}"}
+
+
+def test_regional_image_keeps_its_registry_under_a_global_mirror(render3: Renderer) -> None:
+    """The region decides the agent's registry; to mirror it, set image.repository."""
+    assert images(render3("global.imageRegistry=mirror.example.com")) == {regional("us-east-1")}
+
+
+def test_regional_image_digest_wins_over_the_tag(render3: Renderer) -> None:
+    objects = render3("global.region=eu-west-2", f"health-monitoring-agent.image.digest={DIGEST}")
+    account = REGION_ACCOUNTS["eu-west-2"]
+    assert images(objects) == {
+        f"{account}.dkr.ecr.eu-west-2.amazonaws.com/hyperpod-health-monitoring-agent@{DIGEST}"
+    }
+
+
+def test_a_newer_agent_release_is_accepted(render3: Renderer) -> None:
+    objects = render3("health-monitoring-agent.image.tag=1.0.935.0_1.0.282.0")
+    assert images(objects) == {regional("us-east-1", "1.0.935.0_1.0.282.0")}
+
+
+# --- refusals ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("assignment", "source"),
+    [
+        ("global.region=ca-central-1", "region ca-central-1 from global.region"),
+        (
+            "health-monitoring-agent.region=me-south-1",
+            "region me-south-1 from health-monitoring-agent.region",
+        ),
+    ],
+)
+def test_unknown_region_fails_listing_the_known_ones(render3: Renderer, assignment: str, source: str) -> None:
+    with pytest.raises(RenderError) as error:
+        render3(assignment)
+    message = str(error.value)
+    assert f"no agent image is published for {source}" in message
+    assert "Known regions: " + ", ".join(sorted(REGION_ACCOUNTS)) in message
+    assert "--set health-monitoring-agent.region=<one of them>" in message
+    assert "--set health-monitoring-agent.image.repository=" in message
+
+
+def test_generic_platform_fails_instead_of_rendering_an_agent_that_cannot_run(render: Renderer) -> None:
+    with pytest.raises(RenderError) as error:
+        render("global.platform=generic")
+    message = str(error.value)
+    assert "the open health monitoring agent for generic clusters is not available yet" in message
+    assert "--set health-monitoring-agent.enabled=false" in message
+
+
+def test_generic_platform_runs_an_agent_image_the_user_provides(render3: Renderer) -> None:
+    objects = render3("global.platform=generic", "health-monitoring-agent.image.repository=example.com/agent")
+    assert images(objects) == {f"example.com/agent:{DEFAULT_TAG}"}
+
+
+def test_generic_platform_with_the_agent_off_renders(render3: Renderer) -> None:
+    objects = render3("global.platform=generic", "health-monitoring-agent.enabled=false")
+    assert not agents(objects)
+
+
+def test_a_registry_without_a_repository_fails(render3: Renderer) -> None:
+    with pytest.raises(
+        RenderError, match=r"image.registry=registry.example.com is set but image.repository is not"
+    ):
+        render3("health-monitoring-agent.image.registry=registry.example.com")
+
+
+def test_an_older_agent_release_fails(render3: Renderer) -> None:
+    with pytest.raises(RenderError) as error:
+        render3("health-monitoring-agent.image.tag=1.0.642.9_1.0.999.0")
+    assert (
+        "health-monitoring-agent.image.tag=1.0.642.9_1.0.999.0 is older than 1.0.643.0_1.0.192.0, "
+        "the oldest agent release this chart supports"
+    ) in str(error.value)
+
+
+def test_a_tag_that_is_not_an_agent_release_fails(render3: Renderer) -> None:
+    with pytest.raises(RenderError) as error:
+        render3("health-monitoring-agent.image.tag=latest")
+    assert "image.tag=latest is not a HyperPod health monitoring agent release tag" in str(error.value)
+    assert f"--set health-monitoring-agent.image.tag={DEFAULT_TAG}" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("assignment", "complaint"),
+    [
+        ("health-monitoring-agent.regoin=us-west-2", "regoin"),
+        ("health-monitoring-agent.region=US-WEST-2", "region"),
+        ("health-monitoring-agent.image.tga=x", "tga"),
+        ("health-monitoring-agent.daemonSets.nvidia.instanceType={ml.p5.48xlarge}", "instanceType"),
+        ("health-monitoring-agent.daemonSets.gaudi.enabled=true", "gaudi"),
+        ("health-monitoring-agent.securityContext.runAsUser=0", "runAsUser"),
+    ],
+)
+def test_schema_rejects_typos(render3: Renderer, assignment: str, complaint: str) -> None:
+    with pytest.raises(RenderError, match=complaint):
+        render3(assignment)
+
+
+# --- NOTES ----------------------------------------------------------------------------------
+
+
+def notes(*assignments: str) -> str:
+    """The install notes as Helm 4 prints them (a client-side dry run needs no cluster)."""
+    args = [str(helm_path(4)), "install", "dependencies", str(CHART), "--namespace", "kube-system"]
+    args += ["--dry-run=client", "--hide-notes=false"]
+    for assignment in assignments:
+        args += ["--set", assignment]
+    result = subprocess.run(args, capture_output=True, text=True, check=True)
+    return result.stdout.split("NOTES:", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("assignments", "rule"),
+    [
+        (
+            (),
+            "region us-east-1, the default: neither health-monitoring-agent.region nor global.region is set",
+        ),
+        (("global.region=us-west-2",), "region us-west-2 from global.region"),
+        (
+            ("global.region=us-west-2", "health-monitoring-agent.region=sa-east-1"),
+            "region sa-east-1 from health-monitoring-agent.region",
+        ),
+        (
+            ("health-monitoring-agent.image.repository=example.com/agent",),
+            "explicit image from health-monitoring-agent.image.repository",
+        ),
+    ],
+)
+def test_notes_say_which_image_and_why(assignments: tuple[str, ...], rule: str) -> None:
+    line = next(text for text in notes(*assignments).splitlines() if "health-monitoring-agent:" in text)
+    assert rule in line
+    assert "in namespace kube-system" in line
+    assert "dkr.ecr" in line or "example.com/agent" in line

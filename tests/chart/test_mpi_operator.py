@@ -1,0 +1,191 @@
+"""mpi-operator: the Kubeflow MPI operator v2 (MPIJob kubeflow.org/v2beta1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hyperpod_deps.chart.render import Manifest, RenderError
+from tests.support.charts import CHART, Renderer, named, pod_spec
+
+NAME = "dependencies-mpi-operator"
+# The CRDs are tested in test_crds.py; leaving them out keeps these renders small.
+NO_CRDS = ("trainingOperators.crds.enabled=false", "mpi-operator.crds.enabled=false")
+ALL_VERBS_ON_PODS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+def operator_objects(objects: list[Manifest]) -> list[Manifest]:
+    return [
+        o for o in objects if o["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "mpi-operator"
+    ]
+
+
+def container(objects: list[Manifest]) -> Manifest:
+    (only,) = pod_spec(named(objects, "Deployment", NAME))["containers"]
+    return only
+
+
+@pytest.fixture(scope="module")
+def default(render: Renderer) -> list[Manifest]:
+    return render(*NO_CRDS)
+
+
+def test_deployment_runs_0_6_0_with_its_lease_in_the_release_namespace(default: list[Manifest]) -> None:
+    deployment = named(default, "Deployment", NAME)
+    assert deployment["metadata"]["namespace"] == "kube-system"
+    main = container(default)
+    assert main["image"] == "docker.io/mpioperator/mpi-operator:0.6.0"
+    assert main["args"] == ["-alsologtostderr", "--lock-namespace=kube-system"]
+    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    assert main["ports"] == [{"name": "healthz", "containerPort": 8080, "protocol": "TCP"}]
+    assert main["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"memory": "512Mi"},
+    }
+
+
+def test_pod_is_restricted_with_a_writable_tmp(default: list[Manifest]) -> None:
+    spec = pod_spec(named(default, "Deployment", NAME))
+    assert spec["serviceAccountName"] == NAME
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    security = container(default)["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert container(default)["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert spec["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+
+
+def test_objects(default: list[Manifest]) -> None:
+    assert sorted(f"{o['kind']}/{o['metadata']['name']}" for o in operator_objects(default)) == sorted(
+        f"{kind}/{NAME}"
+        for kind in (
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Deployment",
+        )
+    )
+
+
+def test_cluster_role_is_least_privilege(default: list[Manifest]) -> None:
+    rules = named(default, "ClusterRole", NAME)["rules"]
+    assert rules == [
+        {
+            "apiGroups": ["kubeflow.org"],
+            "resources": ["mpijobs"],
+            "verbs": ["get", "list", "watch", "update", "patch", "delete"],
+        },
+        {"apiGroups": ["kubeflow.org"], "resources": ["mpijobs/status"], "verbs": ["get", "update", "patch"]},
+        {"apiGroups": ["kubeflow.org"], "resources": ["mpijobs/finalizers"], "verbs": ["update"]},
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps", "secrets", "services"],
+            "verbs": ["list", "watch", "create", "update"],
+        },
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ALL_VERBS_ON_PODS},
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list", "watch", "create", "update"]},
+        {
+            "apiGroups": ["scheduling.k8s.io"],
+            "resources": ["priorityclasses"],
+            "verbs": ["get", "list", "watch"],
+        },
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    ]
+    for rule in rules:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+    resources = {res for r in rules for res in r["resources"]}
+    assert not resources & {"pods/exec", "endpoints", "customresourcedefinitions"}
+    binding = named(default, "ClusterRoleBinding", NAME)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": "kube-system"}]
+
+
+def test_leader_election_lease_is_a_namespaced_role(default: list[Manifest]) -> None:
+    role = named(default, "Role", NAME)
+    assert role["metadata"]["namespace"] == "kube-system"
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "list", "watch", "create", "update", "patch"],
+        }
+    ]
+
+
+def test_another_release_namespace_moves_lease_and_subjects(render3: Renderer) -> None:
+    objects = render3(*NO_CRDS, namespace="ml-operators")
+    assert "--lock-namespace=ml-operators" in container(objects)["args"]
+    assert named(objects, "Role", NAME)["metadata"]["namespace"] == "ml-operators"
+    subjects = named(objects, "ClusterRoleBinding", NAME)["subjects"]
+    assert subjects == [{"kind": "ServiceAccount", "name": NAME, "namespace": "ml-operators"}]
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "groups"),
+    [
+        ("volcano", [["scheduling.volcano.sh"], ["scheduling.volcano.sh"]]),
+        ("scheduler-plugins-scheduler", [["scheduling.x-k8s.io"]]),
+    ],
+)
+def test_gang_scheduler_adds_flag_and_its_podgroups(
+    render3: Renderer, scheduler: str, groups: list[list[str]]
+) -> None:
+    objects = render3(*NO_CRDS, f"mpi-operator.gangScheduler={scheduler}")
+    assert f"--gang-scheduling={scheduler}" in container(objects)["args"]
+    rules = named(objects, "ClusterRole", NAME)["rules"]
+    assert [
+        r["apiGroups"]
+        for r in rules
+        if r["apiGroups"][0].startswith("scheduling.") and r["apiGroups"] != ["scheduling.k8s.io"]
+    ] == groups
+
+
+def test_scenario_values_apply(render3: Renderer) -> None:
+    objects = render3(*NO_CRDS, values_files=[CHART / "ci/11-mpi-operator-values.yaml"])
+    assert named(objects, "Deployment", NAME)["spec"]["replicas"] == 2
+    assert container(objects)["args"] == [
+        "-alsologtostderr",
+        "--lock-namespace=kube-system",
+        "--gang-scheduling=scheduler-plugins-scheduler",
+        "--cluster-domain=cluster.local",
+    ]
+    assert container(objects)["resources"]["limits"] == {"memory": "1Gi"}
+
+
+def test_watch_namespace_and_extra_args(render3: Renderer) -> None:
+    objects = render3(
+        *NO_CRDS, "mpi-operator.watchNamespace=team-a", "mpi-operator.extraArgs={--threadiness=4}"
+    )
+    assert container(objects)["args"][2:] == ["--namespace=team-a", "--threadiness=4"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "mpi-operator.watchNamespaces=team-a",
+        "mpi-operator.image.tags=0.5.0",
+        "mpi-operator.crds.keepIt=true",
+        "mpi-operator.extraArgs={threadiness=4}",
+    ],
+)
+def test_schema_rejects_typos(render3: Renderer, setting: str) -> None:
+    with pytest.raises(RenderError, match="mpi-operator"):
+        render3(*NO_CRDS, setting)
+
+
+def test_turning_it_off_removes_every_object(render3: Renderer) -> None:
+    assert operator_objects(render3(*NO_CRDS, "mpi-operator.enabled=false")) == []
+
+
+def test_image_comes_from_the_global_mirror_unless_its_own_registry_is_set(render3: Renderer) -> None:
+    mirror = CHART / "ci/03-custom-registry-values.yaml"
+    objects = render3(*NO_CRDS, values_files=[mirror])
+    assert container(objects)["image"] == (
+        "registry.example.internal:5000/mirror/mpioperator/mpi-operator:0.6.0"
+    )
+    assert pod_spec(named(objects, "Deployment", NAME))["imagePullSecrets"] == [
+        {"name": "mirror-pull-secret"}
+    ]
+    objects = render3(*NO_CRDS, "mpi-operator.image.registry=quay.io", values_files=[mirror])
+    assert container(objects)["image"] == "quay.io/mpioperator/mpi-operator:0.6.0"
