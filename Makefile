@@ -9,13 +9,14 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(CACHE)/checkov-$(CHECKOV_VERSION)
 CHART := helm_chart/HyperPodHelmChart
 
-.PHONY: help setup tools plan test check unit chart generate clean
+.PHONY: help setup tools control-plane plan test check e2e cluster-up cluster-down generate clean
 
 help:
 	@echo "make plan       what an install of the chart creates, per component (the main job, no cluster needed)"
 	@echo "make test       everything CI runs: static checks and the whole test suite"
 	@echo "make check      ruff, mypy, import layers, yamllint, generated files up to date"
 	@echo "make generate   regenerate instance-type lists and CRDs from their sources"
+	@echo "make cluster-up a local control plane with simulated HyperPod nodes (make cluster-down stops it)"
 
 $(BIN)/.installed: pyproject.toml
 	@echo "==> creating $(VENV) and installing hyperpod-deps with its test dependencies"
@@ -36,6 +37,21 @@ setup: $(BIN)/.installed tools
 tools: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov
 	@$(BIN)/python -m hyperpod_deps.toolchain
 
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, built from their
+# Go modules into the cache. The first build takes many minutes; later runs cost nothing.
+control-plane: $(BIN)/.installed
+	@echo "==> local control plane binaries (first build: many minutes, progress below)"
+	$(BIN)/python -m hyperpod_deps.toolchain.kubernetes
+
+cluster-up: control-plane
+	$(BIN)/hyperpod-deps cluster up
+
+cluster-down: $(BIN)/.installed
+	$(BIN)/hyperpod-deps cluster down
+
+e2e: setup control-plane
+	$(BIN)/pytest -q -m e2e tests/e2e
+
 plan: setup
 	$(BIN)/hyperpod-deps plan
 
@@ -52,7 +68,7 @@ check: $(BIN)/.installed
 	$(BIN)/python hack/gen_instance_types.py --check
 	$(BIN)/python hack/gen_crds.py --check
 
-test: setup check
+test: setup check control-plane
 	@echo "==> pytest"
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q --durations=10
 

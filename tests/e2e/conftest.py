@@ -13,10 +13,6 @@ from hyperpod_deps.toolchain.helm import kubectl_path
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries, ensure_control_plane
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "e2e: runs against the real local control plane")
-
-
 @pytest.fixture(scope="session")
 def control_plane_binaries() -> ControlPlaneBinaries:
     """Built, not skipped: CI must exercise the real control plane."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hyperpod_deps.core.quantity import parse_quantity
 from hyperpod_deps.localcluster import cluster, processes
 from hyperpod_deps.localcluster.nodespec import default_spec, node_objects
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries
@@ -46,7 +47,9 @@ def test_nodes_are_ready_with_hyperpod_labels_and_capacity(
         for key, value in expected[name]["metadata"]["labels"].items():
             assert node["metadata"]["labels"][key] == value
         for resource, quantity in expected[name]["status"]["capacity"].items():
-            assert node["status"]["allocatable"][resource] == quantity, (name, resource)
+            # The API server keeps quantities in canonical form (2048Gi comes back as 2Ti).
+            assert parse_quantity(node["status"]["allocatable"][resource]) == parse_quantity(quantity), (
+                name, resource)
     p5 = [n for n in nodes.values()
           if n["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "ml.p5.48xlarge"]
     assert len(p5) == 2

@@ -56,7 +56,8 @@ def test_a_recycled_pid_is_not_ours(layout: Layout) -> None:
 def test_exit_during_start_up_shows_the_log(layout: Layout) -> None:
     processes.start("broken", ["sh", "-c", "echo 'flag provided but not defined' >&2; exit 3"], layout)
     with pytest.raises(processes.ComponentFailed, match="flag provided but not defined"):
-        processes.wait_healthy("broken", None, layout, None, 10)
+        # A health URL nobody answers keeps the wait going until the exit is seen.
+        processes.wait_healthy("broken", "http://127.0.0.1:9/healthz", layout, None, 10)
 
 
 def test_taken_port_is_named() -> None:

@@ -17,8 +17,6 @@ from hyperpod_deps.localcluster.processes import ComponentFailed, PortTaken
 from hyperpod_deps.toolchain.gobuild import GoBuildFailed, GoUnavailable
 from hyperpod_deps.toolchain.helm import ToolUnavailable
 
-CLUSTER_FAILED = 5  # the cluster could not be started (see the message)
-
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True,
                            help="Cluster name; its state lives in the cache under clusters/<name>/.")
 
@@ -53,7 +51,7 @@ def up_command(name: str, kubeconfig_path: Path | None, nodes_file: Path | None,
     except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError) as error:
         _fail(str(error), ExitCode.TOOL_UNAVAILABLE)
     except (PortTaken, ComponentFailed, local.ClusterError) as error:
-        _fail(str(error), CLUSTER_FAILED)
+        _fail(str(error), ExitCode.CLUSTER_FAILED)
     click.echo(f"cluster {result.name} is running; API server {result.server}")
     click.echo(f"kubeconfig: {result.kubeconfig}")
     click.echo(f"export KUBECONFIG={result.kubeconfig}")
@@ -66,7 +64,7 @@ def down_command(name: str, purge: bool) -> None:
     """Stop every process of the cluster and delete its data (certificates and logs are kept)."""
     result = local.down(name, purge=purge)
     if not result.stopped:
-        _fail(f"some processes of {name} are still running: {_running(result)}", CLUSTER_FAILED)
+        _fail(f"some processes of {name} are still running: {_running(result)}", ExitCode.CLUSTER_FAILED)
     click.echo(f"cluster {name} is stopped")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from hyperpod_deps import __version__
+from hyperpod_deps.cli.cluster import cluster_group
 from hyperpod_deps.cli.images import images_command
 from hyperpod_deps.cli.lint import lint_command
 from hyperpod_deps.cli.plan import plan_command
@@ -16,7 +17,7 @@ def cli() -> None:
     """Install, check and run the HyperPod dependencies on a Kubernetes cluster."""
 
 
-for command in (lint_command, render_command, plan_command, images_command):
+for command in (lint_command, render_command, plan_command, images_command, cluster_group):
     cli.add_command(command)
 
 

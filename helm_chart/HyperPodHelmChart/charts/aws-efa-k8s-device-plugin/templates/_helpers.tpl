@@ -4,11 +4,7 @@ only the last resort so that global.imageRegistry (a mirror) still applies
 when image.registry is left empty.
 */}}
 {{- define "aws-efa-k8s-device-plugin.image" -}}
-{{- $image := deepCopy .Values.image -}}
-{{- if not (or $image.registry (.Values.global | default dict).imageRegistry) -}}
-{{- $_ := set $image "registry" "602401143452.dkr.ecr.us-west-2.amazonaws.com" -}}
-{{- end -}}
-{{- include "hyperpod-common.image" (dict "image" $image "global" .Values.global "context" .) -}}
+{{- include "hyperpod-common.image" (dict "image" .Values.image "global" .Values.global "defaultRegistry" "602401143452.dkr.ecr.us-west-2.amazonaws.com" "context" .) -}}
 {{- end -}}
 
 {{/*

@@ -1,14 +1,16 @@
 {{/*
 An image reference from an image block:
   image: {registry, repository, tag, digest}
-Registry precedence: image.registry > global.imageRegistry > the default given.
+Registry precedence: image.registry > global.imageRegistry > defaultRegistry
+(the upstream registry, optional). A mirror set in global.imageRegistry thus
+applies to every image that does not name its own registry.
 The digest wins over the tag when both are set.
-Usage: include "hyperpod-common.image" (dict "image" .Values.image "global" .Values.global "context" .)
+Usage: include "hyperpod-common.image" (dict "image" .Values.image "global" .Values.global "defaultRegistry" "docker.io" "context" .)
 */}}
 {{- define "hyperpod-common.image" -}}
 {{- $image := .image -}}
 {{- $global := .global | default dict -}}
-{{- $registry := $image.registry | default $global.imageRegistry | default "" -}}
+{{- $registry := $image.registry | default $global.imageRegistry | default .defaultRegistry | default "" -}}
 {{- if not $image.repository -}}
 {{- fail "an image block is missing its repository" -}}
 {{- end -}}

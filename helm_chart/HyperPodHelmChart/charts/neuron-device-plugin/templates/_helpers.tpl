@@ -4,11 +4,7 @@ the last resort so that global.imageRegistry (a mirror) still applies when
 image.registry is left empty.
 */}}
 {{- define "neuron-device-plugin.image" -}}
-{{- $image := deepCopy .Values.image -}}
-{{- if not (or $image.registry (.Values.global | default dict).imageRegistry) -}}
-{{- $_ := set $image "registry" "public.ecr.aws" -}}
-{{- end -}}
-{{- include "hyperpod-common.image" (dict "image" $image "global" .Values.global "context" .) -}}
+{{- include "hyperpod-common.image" (dict "image" .Values.image "global" .Values.global "defaultRegistry" "public.ecr.aws" "context" .) -}}
 {{- end -}}
 
 {{/* The instance types the plugin runs on, as a JSON list. */}}

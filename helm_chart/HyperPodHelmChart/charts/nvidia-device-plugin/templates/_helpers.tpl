@@ -4,11 +4,7 @@ last resort so that global.imageRegistry (a mirror) still applies when
 image.registry is left empty.
 */}}
 {{- define "nvidia-device-plugin.image" -}}
-{{- $image := deepCopy .Values.image -}}
-{{- if not (or $image.registry (.Values.global | default dict).imageRegistry) -}}
-{{- $_ := set $image "registry" "nvcr.io" -}}
-{{- end -}}
-{{- include "hyperpod-common.image" (dict "image" $image "global" .Values.global "context" .) -}}
+{{- include "hyperpod-common.image" (dict "image" .Values.image "global" .Values.global "defaultRegistry" "nvcr.io" "context" .) -}}
 {{- end -}}
 
 {{/* The instance types the plugin runs on, as a JSON list. */}}
