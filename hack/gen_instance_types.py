@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generate the chart's instance-type lists from the one source of truth.
 
-Reads src/hyperpod_deps/core/instance_types.yaml and writes the library
+Reads src/hyperpod_deps/core/instance_types.yaml (through the typed loader
+hyperpod_deps.core.instance_types) and writes the library
 chart template that every subchart takes its node affinities from. Run with
 --check to fail (exit 1) when the committed file differs from what the
 source produces.
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from hyperpod_deps.core.instance_types import efa_capable, of_family
+
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "src/hyperpod_deps/core/instance_types.yaml"
 TARGET = ROOT / "helm_chart/HyperPodHelmChart/charts/hyperpod-common/templates/_instance_types_builtin.tpl"
 
 HEADER = """{{/*
@@ -26,18 +28,13 @@ run `make generate`.
 """
 
 
-def family_lists(source: dict[str, dict[str, dict[str, object]]]) -> dict[str, list[str]]:
+def family_lists() -> dict[str, list[str]]:
     """The three lists the chart selects on: NVIDIA, Neuron and EFA-capable types."""
-    efa = [name for family in source.values() for name, spec in family.items() if spec.get("efa")]
-    return {
-        "nvidia": list(source.get("nvidia", {})),
-        "neuron": list(source.get("neuron", {})),
-        "efa": efa,
-    }
+    return {"nvidia": of_family("nvidia"), "neuron": of_family("neuron"), "efa": efa_capable()}
 
 
-def render(source: dict[str, dict[str, dict[str, object]]]) -> str:
-    body = yaml.safe_dump(family_lists(source), default_flow_style=False, sort_keys=False)
+def render() -> str:
+    body = yaml.safe_dump(family_lists(), default_flow_style=False, sort_keys=False)
     return (
         HEADER
         + '{{- define "hyperpod-common.instanceTypes.builtin" -}}\n'
@@ -50,7 +47,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if the generated file is stale")
     args = parser.parse_args()
-    expected = render(yaml.safe_load(SOURCE.read_text()))
+    expected = render()
     if args.check:
         if not TARGET.exists() or TARGET.read_text() != expected:
             print(f"{TARGET.relative_to(ROOT)} is stale: run `make generate`", file=sys.stderr)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
 from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.core.instance_types import efa_capable, of_family
 from hyperpod_deps.core.wire import NODE_HEALTH_TOLERATION
 from tests.support.charts import (
-    ROOT,
     Renderer,
     affinity_instance_types,
     named,
@@ -19,10 +18,9 @@ from tests.support.charts import (
     pod_spec,
 )
 
-SOURCE = yaml.safe_load((ROOT / "src/hyperpod_deps/core/instance_types.yaml").read_text())
-NVIDIA = list(SOURCE["nvidia"])
-NEURON = list(SOURCE["neuron"])
-EFA = [name for family in SOURCE.values() for name, spec in family.items() if spec["efa"]]
+NVIDIA = of_family("nvidia")
+NEURON = of_family("neuron")
+EFA = efa_capable()
 
 NVIDIA_DS = "dependencies-nvidia-device-plugin"
 NEURON_DS = "dependencies-neuron-device-plugin"

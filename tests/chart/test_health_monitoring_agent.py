@@ -7,14 +7,13 @@ import subprocess
 from typing import Any
 
 import pytest
-import yaml
 
 from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.core.instance_types import of_family
 from hyperpod_deps.core.wire import NODE_HEALTH_TOLERATION
 from hyperpod_deps.toolchain.helm import helm_path
 from tests.support.charts import (
     CHART,
-    ROOT,
     Renderer,
     affinity_instance_types,
     named,
@@ -22,9 +21,8 @@ from tests.support.charts import (
     pod_spec,
 )
 
-SOURCE = yaml.safe_load((ROOT / "src/hyperpod_deps/core/instance_types.yaml").read_text())
-NVIDIA = list(SOURCE["nvidia"])
-NEURON = list(SOURCE["neuron"])
+NVIDIA = of_family("nvidia")
+NEURON = of_family("neuron")
 
 # The regions AWS publishes the agent in, and the ECR account of each.
 REGION_ACCOUNTS = {

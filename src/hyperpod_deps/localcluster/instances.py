@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-from typing import Any
 
-import yaml
+from hyperpod_deps.core.instance_types import catalogue
 
 NVIDIA_GPU = "nvidia.com/gpu"
 EFA = "vpc.amazonaws.com/efa"
@@ -69,14 +66,6 @@ class UnknownInstanceType(ValueError):
     """Not an ml.* instance type name the simulation can size."""
 
 
-@cache
-def _accelerators() -> dict[str, tuple[str, int, bool]]:
-    text = resources.files("hyperpod_deps.core").joinpath("instance_types.yaml").read_text()
-    table: dict[str, dict[str, Any]] = yaml.safe_load(text)
-    return {name: (family, int(facts["devices"]), bool(facts["efa"]))
-            for family, types in table.items() for name, facts in types.items()}
-
-
 _NAME = re.compile(r"^ml\.([a-z]+)[0-9a-z-]*\.(\d*)(x?large|metal)$")
 
 
@@ -85,8 +74,8 @@ def shape(instance_type: str) -> InstanceShape:
     if not match:
         raise UnknownInstanceType(
             f"{instance_type!r} is not a HyperPod instance type (expected e.g. ml.p5.48xlarge)")
-    family, accelerator = match.group(1), _accelerators().get(instance_type)
-    kind, devices, has_efa = accelerator or ("cpu", 0, False)
+    family, known = match.group(1), catalogue().get(instance_type)
+    kind, devices, has_efa = (known.family, known.devices, known.efa) if known else ("cpu", 0, False)
     if instance_type in _PUBLISHED:
         vcpus, memory, efa = _PUBLISHED[instance_type]
     else:
