@@ -24,8 +24,5 @@ Usage:
 {{- range .families -}}
 {{- $types = concat $types (get $extra . | default list) -}}
 {{- end -}}
-{{- if not $types -}}
-{{- fail (printf "no instance types left for %v: set a non-empty list or remove the override" .families) -}}
-{{- end -}}
 {{- $types | uniq | toJson -}}
 {{- end -}}
