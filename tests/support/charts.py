@@ -1,12 +1,13 @@
 """Helpers for chart tests: render with a given helm, select objects."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from hyperpod_deps.chart.locate import SOURCE_ROOT
-from hyperpod_deps.chart.render import Manifest, RenderRequest, render
+from hyperpod_deps.chart.render import Manifest, RenderError, RenderRequest, render
 
 ROOT = SOURCE_ROOT
 CHART = ROOT / "helm_chart/HyperPodHelmChart"
@@ -14,8 +15,17 @@ SUBCHARTS = CHART / "charts"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 
 
+# Renders shared by every test of a session: the same values render the same
+# objects, and a full render (about 1 MB with the CRDs) takes over a second.
+_RENDERS: dict[tuple[object, ...], list[Manifest] | RenderError] = {}
+
+
 class Renderer:
-    """Renders the umbrella chart (or a subchart) with one helm binary."""
+    """Renders the umbrella chart (or a subchart) with one helm binary.
+
+    Results are memoised per helm, request and values-file contents; each call
+    gets its own deep copy, so a test may change what it receives.
+    """
 
     def __init__(self, helm: Path) -> None:
         self.helm = helm
@@ -35,7 +45,16 @@ class Renderer:
             values_files=tuple(values_files),
             set_values=tuple(set_values),
         )
-        return render(self.helm, request)
+        key = (self.helm, request, tuple(path.read_bytes() for path in request.values_files))
+        if key not in _RENDERS:
+            try:
+                _RENDERS[key] = render(self.helm, request)
+            except RenderError as error:
+                _RENDERS[key] = error
+        result = _RENDERS[key]
+        if isinstance(result, RenderError):
+            raise RenderError(str(result))
+        return copy.deepcopy(result)
 
 
 def of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:
