@@ -9,9 +9,10 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(CACHE)/checkov-$(CHECKOV_VERSION)
 CHART := helm_chart/HyperPodHelmChart
 
-.PHONY: help setup tools control-plane plan test check e2e cluster-up cluster-down generate clean
+.PHONY: help setup tools control-plane demo plan test check e2e cluster-up cluster-down bench bench-cold generate clean
 
 help:
+	@echo "make demo       a local cluster with simulated HyperPod nodes, the chart installed, and which component runs where"
 	@echo "make plan       what an install of the chart creates, per component (the main job, no cluster needed)"
 	@echo "make test       everything CI runs: static checks and the whole test suite"
 	@echo "make check      ruff, mypy, import layers, yamllint, generated files up to date"
@@ -52,12 +53,26 @@ cluster-down: $(BIN)/.installed
 e2e: setup control-plane
 	$(BIN)/pytest -q -m e2e tests/e2e
 
+# The command fetches helm and builds (or reuses) the control plane itself, with progress.
+demo: $(BIN)/.installed
+	$(BIN)/hyperpod-deps demo
+
+# Benchmarks of the local control plane (about 12 minutes on two cores): benchmarks/README.md.
+bench: $(BIN)/.installed control-plane
+	$(BIN)/python benchmarks/warm_cluster_up.py --runs 5
+	$(BIN)/python benchmarks/scale.py --nodes 100
+	$(BIN)/python benchmarks/scale.py --nodes 1000
+
+# Cold cluster up, every binary built with empty Go caches (about 30 minutes).
+bench-cold: $(BIN)/.installed
+	$(BIN)/python benchmarks/cold_cluster_up.py
+
 plan: setup
 	$(BIN)/hyperpod-deps plan
 
 check: $(BIN)/.installed
 	@echo "==> ruff"
-	$(BIN)/ruff check src tests hack
+	$(BIN)/ruff check src tests hack benchmarks
 	@echo "==> mypy (strict)"
 	$(BIN)/mypy
 	@echo "==> import layers"

@@ -5,6 +5,7 @@ import click
 
 from hyperpod_deps import __version__
 from hyperpod_deps.cli.cluster import cluster_group
+from hyperpod_deps.cli.demo import demo_command
 from hyperpod_deps.cli.images import images_command
 from hyperpod_deps.cli.lint import lint_command
 from hyperpod_deps.cli.plan import plan_command
@@ -17,7 +18,8 @@ def cli() -> None:
     """Install, check and run the HyperPod dependencies on a Kubernetes cluster."""
 
 
-for command in (lint_command, render_command, plan_command, images_command, cluster_group):
+for command in (lint_command, render_command, plan_command, images_command, cluster_group,
+                demo_command):
     cli.add_command(command)
 
 

@@ -28,6 +28,8 @@ INSTANCE_GROUP_LABEL = "sagemaker.amazonaws.com/instance-group-name"
 COMPUTE_TYPE_LABEL = "sagemaker.amazonaws.com/compute-type"
 DEFAULT_REGION = "us-west-2"
 PODS_PER_NODE = 110
+# Benchmarks run thousands of nodes; beyond this a typo (an extra zero) is more likely than intent.
+MAX_GROUP_NODES = 5000
 
 # The default mix: H100 training nodes, a small GPU node, Trainium, and a CPU node.
 DEFAULT_GROUPS: tuple[tuple[str, int], ...] = (
@@ -114,8 +116,9 @@ def _group(entry: Any, region: str, index: int, source: str) -> InstanceGroup:
     except ValueError as error:
         raise NodeSpecError(f"{where}: {error}") from error
     count = entry.get("count", 1)
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 500:
-        raise NodeSpecError(f"{where}: count must be a whole number from 1 to 500, not {count!r}")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_GROUP_NODES:
+        raise NodeSpecError(
+            f"{where}: count must be a whole number from 1 to {MAX_GROUP_NODES}, not {count!r}")
     name = str(entry.get("name") or instance_type.removeprefix("ml.").replace(".", "-"))
     if not _DNS_LABEL.match(name):
         raise NodeSpecError(f"{where}: name {name!r} must be lowercase letters, digits and '-'")
