@@ -6,8 +6,10 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    CHECKS_FAILED = 1  # lint found problems
+    # lint found problems; preflight found conflicts or unmet prerequisites; status: not ready
+    CHECKS_FAILED = 1
     USAGE = 2  # bad command line (click's own code)
-    HELM_REFUSED = 3  # helm refused the chart or values: schema error or a chart `fail`
-    TOOL_UNAVAILABLE = 4  # helm is not on PATH and could not be fetched
-    CLUSTER_FAILED = 5  # the local cluster could not be started (see the message)
+    # helm refused the chart or values (schema or a chart `fail`), or helm install/upgrade failed
+    HELM_REFUSED = 3
+    TOOL_UNAVAILABLE = 4  # a tool is missing: helm could not be fetched, or Go for the control plane
+    CLUSTER_FAILED = 5  # the local cluster could not be started, or a cluster could not be reached or read

@@ -7,8 +7,10 @@ from hyperpod_deps import __version__
 from hyperpod_deps.cli.cluster import cluster_group
 from hyperpod_deps.cli.demo import demo_command
 from hyperpod_deps.cli.images import images_command
+from hyperpod_deps.cli.install import install_command, status_command, upgrade_command
 from hyperpod_deps.cli.lint import lint_command
 from hyperpod_deps.cli.plan import plan_command
+from hyperpod_deps.cli.preflight import preflight_command
 from hyperpod_deps.cli.render import render_command
 
 
@@ -18,8 +20,8 @@ def cli() -> None:
     """Install, check and run the HyperPod dependencies on a Kubernetes cluster."""
 
 
-for command in (lint_command, render_command, plan_command, images_command, cluster_group,
-                demo_command):
+for command in (lint_command, render_command, plan_command, images_command, preflight_command,
+                install_command, upgrade_command, status_command, cluster_group, demo_command):
     cli.add_command(command)
 
 

@@ -1,0 +1,165 @@
+"""hyperpod-deps preflight: what would stop `helm install` on this cluster, and what to do."""
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from hyperpod_deps.chart.install import run_preflight
+from hyperpod_deps.chart.preflight import Conflict, PreflightReport
+from hyperpod_deps.chart.render import RenderError, RenderRequest
+from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.cli.options import build_request, fail_render, render_options, resolve_helm
+from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.kube.errors import KubeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+WIDTH = 110
+_COMMAND = re.compile(r"`[^`]*`")
+_NO_BREAK = "\u00a0"  # textwrap splits on ASCII whitespace only
+
+
+def cluster_options(command: F) -> F:
+    """--kubeconfig and --skip-access-check, for the commands that read the cluster before helm runs."""
+    skip = click.option("--skip-access-check", is_flag=True,
+                        help="Do not ask the API server whether you may create and patch what the chart "
+                             "renders (one SelfSubjectAccessReview per kind and namespace).")
+    return kubeconfig_option(skip(command))
+
+
+def kubeconfig_option(command: F) -> F:
+    return click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        default=None,
+                        help="kubeconfig for the API server and helm [default: $KUBECONFIG, "
+                             "else ~/.kube/config].")(command)
+
+
+@click.command("preflight")
+@render_options
+@cluster_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def preflight_command(
+    chart: Path | None, release: str, namespace: str, values_files: tuple[Path, ...],
+    set_values: tuple[str, ...], helm_binary: Path | None, kubeconfig: Path | None,
+    skip_access_check: bool, as_json: bool,
+) -> None:
+    """Check the cluster before installing the chart with these values.
+
+    Finds every object the chart renders that already exists without this release's Helm
+    ownership (helm install refuses those), says who owns it and the ways out (delete it, or
+    `hyperpod-deps install --adopt`); checks the Kubernetes version against the chart's
+    kubeVersion, the namespaces the chart expects to exist, and whether you may create what it
+    renders. Exits 0 when nothing stands in the way, 1 when something does.
+    """
+    request = build_request(chart, release, namespace, values_files, set_values)
+    with connect_or_exit(kubeconfig) as kube:
+        report = preflight_or_exit(kube, resolve_helm(helm_binary), request, not skip_access_check)
+    click.echo(as_json_text(report) if as_json else as_text(report))
+    raise SystemExit(ExitCode.OK if report.ok else ExitCode.CHECKS_FAILED)
+
+
+def connect_or_exit(kubeconfig: Path | None) -> Kube:
+    try:
+        return Kube.connect(kubeconfig)
+    except KubeError as error:
+        fail(str(error), ExitCode.CLUSTER_FAILED)
+
+
+def preflight_or_exit(kube: Kube, helm: Path, request: RenderRequest, check_access: bool) -> PreflightReport:
+    try:
+        return run_preflight(kube, helm, request, check_access)
+    except RenderError as error:
+        fail_render(error)
+        raise  # fail_render exits; this line only tells the type checker
+    except KubeError as error:
+        fail(f"reading the cluster failed: {error}", ExitCode.CLUSTER_FAILED)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def as_text(report: PreflightReport) -> str:
+    lines = [f"preflight of release {report.release.name} (namespace {report.release.namespace}) on "
+             f"Kubernetes {report.server_version}: {report.objects_checked} objects checked"]
+    if report.conflicts:
+        lines.append(f"\nCONFLICTS ({len(report.conflicts)}): objects that exist without this release's "
+                     "ownership; helm install would refuse each")
+        for found in report.conflicts:
+            lines += conflict_lines(found)
+    if report.prerequisites:
+        lines.append(f"\nPREREQUISITES NOT MET ({len(report.prerequisites)})")
+        for item in report.prerequisites:
+            lines += _wrapped(f"{item.check}: {item.message}", "  ")
+            lines += _wrapped(f"fix: {item.fix}", "    ")
+    verdict = ("ok: nothing stands in the way of helm install" if report.ok else
+               f"{len(report.conflicts)} conflict(s), {len(report.prerequisites)} unmet prerequisite(s)")
+    lines.append(f"\nresult: {verdict}")
+    return "\n".join(lines)
+
+
+def conflict_lines(found: Conflict) -> list[str]:
+    lines = [f"  {found.ref}  [component {found.component}]"]
+    lines += _wrapped(f"owner: {found.ownership.describe()}", "    ")
+    if found.crd is not None:
+        count = "could not be counted" if found.crd.custom_resources is None else found.crd.custom_resources
+        lines += _wrapped(f"{found.crd.kind} objects in the cluster: {count} (deleting the CRD deletes them "
+                          "all)", "    ")
+    lines += _wrapped(f"helm: {found.helm_message}", "    ")
+    lines.append("    ways out:")
+    for way in found.ways_out:
+        lines += _wrapped(way, "      ")
+    return lines
+
+
+def as_json_text(report: PreflightReport) -> str:
+    return json.dumps(as_dict(report), indent=2)
+
+
+def as_dict(report: PreflightReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "release": {"name": report.release.name, "namespace": report.release.namespace},
+        "serverVersion": report.server_version,
+        "objectsChecked": report.objects_checked,
+        "conflicts": [_conflict_dict(found) for found in report.conflicts],
+        "prerequisites": [{"check": item.check, "message": item.message, "fix": item.fix}
+                          for item in report.prerequisites],
+    }
+
+
+def _conflict_dict(found: Conflict) -> dict[str, Any]:
+    owner = found.ownership
+    return {
+        "object": {"apiVersion": found.ref.api_version, "kind": found.ref.kind, "name": found.ref.name,
+                   "namespace": found.ref.namespace},
+        "component": found.component,
+        "owner": {
+            "kind": owner.owner.value,
+            "release": {"name": owner.release.name, "namespace": owner.release.namespace}
+            if owner.release else None,
+            "managers": list(owner.managers), "tools": list(owner.tools),
+            "ownerReferences": list(owner.controllers), "description": owner.describe(),
+        },
+        "helmMessage": found.helm_message,
+        "crd": None if found.crd is None else {
+            "kind": found.crd.kind, "customResources": found.crd.custom_resources,
+            "keptOnUninstall": found.crd.kept_on_uninstall,
+        },
+        "adoptableWithoutOverride": not found.owned_by_other_release,
+        "waysOut": list(found.ways_out),
+    }
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    """Wrapped to WIDTH, but a command in backticks is never split across lines, so it copies whole."""
+    protected = _COMMAND.sub(lambda match: match.group(0).replace(" ", _NO_BREAK), text)
+    lines = textwrap.wrap(protected, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ",
+                          break_long_words=False, break_on_hyphens=False)
+    return [line.replace(_NO_BREAK, " ") for line in lines]
