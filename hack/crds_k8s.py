@@ -88,11 +88,17 @@ def string_map() -> Schema:
 
 
 def embedded_object_meta() -> Schema:
-    """The metadata a pod template may carry."""
+    """The metadata a pod template may carry.
+
+    creationTimestamp is listed because `kubectl create --dry-run -o yaml`
+    and many generators write `creationTimestamp: null` into templates, and the API
+    server prunes the null of a known field but refuses an unknown one.
+    """
     return {
         "type": "object",
         "properties": {
             "annotations": string_map(),
+            "creationTimestamp": {"type": "string", "format": "date-time"},
             "finalizers": {"type": "array", "items": {"type": "string"}},
             "labels": string_map(),
             "name": {"type": "string"},

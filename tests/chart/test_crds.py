@@ -271,6 +271,7 @@ def test_pod_template_is_kubernetes_own_with_int_or_string_and_quantities(
     template = worker["Worker"]["properties"]["template"]["properties"]
     assert sorted(template["metadata"]["properties"]) == [
         "annotations",
+        "creationTimestamp",
         "finalizers",
         "labels",
         "name",

@@ -1,16 +1,23 @@
-"""The real local control plane, built from its Go modules on first use (cached afterwards)."""
+"""The real local control plane, built from its Go modules on first use (cached afterwards), and
+the real Helm 3 and Helm 4 bound to it.
+
+One cluster per pytest process: tests that install the chart leave no release behind
+(`clean_release`, `installed`), so each starts from a cluster with none.
+"""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from hyperpod_deps.localcluster import cluster
 from hyperpod_deps.localcluster.nodespec import default_spec
-from hyperpod_deps.toolchain.helm import kubectl_path
+from hyperpod_deps.toolchain.helm import HELM_RELEASES, helm_path, kubectl_path
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries, ensure_control_plane
+from tests.e2e.helm_support import RELEASE, HelmCli, helm_env, helm_release_namespaces
+from tests.e2e.kube_support import Kube
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +42,78 @@ def local_cluster(control_plane_binaries: ControlPlaneBinaries,
 def kubectl(local_cluster: cluster.ClusterStatus) -> list[str]:
     assert local_cluster.kubeconfig is not None
     return [str(kubectl_path()), "--kubeconfig", str(Path(local_cluster.kubeconfig))]
+
+
+@pytest.fixture(scope="session")
+def kube(kubectl: list[str]) -> Kube:
+    return Kube(tuple(kubectl))
+
+
+def _helm_cli(major: int, local_cluster: cluster.ClusterStatus, kube: Kube, home: Path) -> HelmCli:
+    assert local_cluster.kubeconfig is not None
+    return HelmCli(major, helm_path(major), helm_env(Path(local_cluster.kubeconfig), home), kube)
+
+
+@pytest.fixture(scope="session")
+def helm3_cli(local_cluster: cluster.ClusterStatus, kube: Kube,
+              tmp_path_factory: pytest.TempPathFactory) -> HelmCli:
+    """Helm 3 bound to the cluster (KUBECONFIG) with its own empty config, cache and data."""
+    return _helm_cli(3, local_cluster, kube, tmp_path_factory.mktemp("helm3-home"))
+
+
+@pytest.fixture(scope="session")
+def helm4_cli(local_cluster: cluster.ClusterStatus, kube: Kube,
+              tmp_path_factory: pytest.TempPathFactory) -> HelmCli:
+    return _helm_cli(4, local_cluster, kube, tmp_path_factory.mktemp("helm4-home"))
+
+
+@pytest.fixture(params=sorted(HELM_RELEASES), ids=[f"helm{m}" for m in sorted(HELM_RELEASES)])
+def helm_cli(request: pytest.FixtureRequest, helm3_cli: HelmCli, helm4_cli: HelmCli) -> HelmCli:
+    """Each test that takes it runs once with Helm 3 and once with Helm 4."""
+    return {3: helm3_cli, 4: helm4_cli}[request.param]
+
+
+def _remove_releases(kube: Kube, helm4_cli: HelmCli) -> None:
+    """Uninstall every release named like ours, in any namespace and state (a failed install too).
+
+    The standalone team-role chart, installed with no --namespace as documented, lands in the
+    kubeconfig's default namespace. Helm 4 reads the releases Helm 3 stored, so it cleans both.
+    """
+    for namespace in helm_release_namespaces(kube, RELEASE):
+        helm4_cli.uninstall(RELEASE, namespace)
+
+
+@pytest.fixture
+def clean_release(kube: Kube, helm4_cli: HelmCli) -> Iterator[None]:
+    """No release before the test, and none after it, whatever happened in between."""
+    _remove_releases(kube, helm4_cli)
+    yield
+    _remove_releases(kube, helm4_cli)
+
+
+@pytest.fixture
+def fresh_namespace(kube: Kube) -> Iterator[Callable[[str], str]]:
+    """Creates namespaces for the test (each name at most once) and deletes them afterwards."""
+    created: list[str] = []
+
+    def create(name: str) -> str:
+        kube.wait_no_namespace_terminating()
+        kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        created.append(name)
+        return name
+
+    yield create
+    kube.delete("namespace", created)
+
+
+@pytest.fixture(scope="module")
+def installed(helm3_cli: HelmCli, helm4_cli: HelmCli, kube: Kube) -> Iterator[HelmCli]:
+    """The chart installed with its defaults, exactly as documented, every workload ready."""
+    _remove_releases(kube, helm4_cli)
+    helm3_cli.documented("helm install dependencies helm_chart/HyperPodHelmChart --namespace kube-system")
+    try:
+        kube.wait_release_ready(RELEASE)
+        yield helm3_cli
+    finally:
+        _remove_releases(kube, helm4_cli)
+

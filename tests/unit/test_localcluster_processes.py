@@ -86,3 +86,12 @@ def test_failed_build_reports_the_log_tail(tmp_path: Path, monkeypatch: pytest.M
     assert "undefined: Foo" in str(caught.value)
     assert caught.value.log == tmp_path / "cache" / "gobuild" / "demo-v1" / "logs" / "demo.log"
     assert not gobuild.binary_path(module.binaries[0]).exists()
+
+
+def test_control_plane_processes_do_not_inherit_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
+    monkeypatch.setenv("KEEP_ME", "1")
+    env = processes.control_plane_env()
+    assert "HTTPS_PROXY" not in env and "http_proxy" not in env
+    assert env["KEEP_ME"] == "1"

@@ -60,9 +60,21 @@ def start(component: str, argv: Sequence[str], layout: Layout) -> int:
     layout.run.mkdir(parents=True, exist_ok=True)
     with layout.log_file(component).open("ab") as log:
         process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, cwd=layout.root, start_new_session=True)
+                                   stderr=subprocess.STDOUT, cwd=layout.root, start_new_session=True,
+                                   env=control_plane_env())
     layout.pid_file(component).write_text(f"{process.pid} {_start_time(process.pid)}\n")
     return process.pid
+
+
+# The machine's proxy is for reaching the internet. A control plane on loopback that
+# inherited it would send its calls to webhooks and aggregated APIs (in-cluster
+# service addresses) through the proxy, where they fail.
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def control_plane_env() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items()
+            if key.upper() not in PROXY_VARIABLES}
 
 
 def running_pid(component: str, layout: Layout) -> int | None:
