@@ -19,24 +19,13 @@ def layout(tmp_path: Path) -> Layout:
     return Layout("t", root)
 
 
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
 
 
 def test_stop_ends_the_whole_process_group(layout: Layout) -> None:
     pid = processes.start("demo", ["sh", "-c", "sleep 300 & sleep 300 & wait"], layout)
     assert processes.running_pid("demo", layout) == pid
     processes.stop("demo", layout)
-    assert _group_members(pid) == []
+    assert processes.group_members(pid) == []
     assert processes.running_pid("demo", layout) is None
     assert not layout.pid_file("demo").exists()
 
@@ -44,7 +33,7 @@ def test_stop_ends_the_whole_process_group(layout: Layout) -> None:
 def test_a_process_that_ignores_sigterm_is_killed(layout: Layout) -> None:
     pid = processes.start("stubborn", ["sh", "-c", "trap '' TERM; sleep 300"], layout)
     processes.stop("stubborn", layout, grace_seconds=0.5)
-    assert _group_members(pid) == []
+    assert processes.group_members(pid) == []
 
 
 def test_a_recycled_pid_is_not_ours(layout: Layout) -> None:
