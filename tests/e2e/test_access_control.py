@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from hyperpod_deps.cli.install import install_command
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.toolchain.helm import helm_path
+from tests.e2e.crd_cleanup import delete_crds
 from tests.support.charts import SUBCHARTS
 
 pytestmark = pytest.mark.e2e
@@ -83,9 +84,7 @@ def kubectl_rbac(local_cluster: ClusterStatus, kubectl: list[str]) -> Iterator[l
     def reset() -> None:
         for release in json.loads(helm_run("list", "--all-namespaces", "--output", "json").stdout):
             helm_run("uninstall", release["name"], "--namespace", release["namespace"], "--wait")
-        subprocess.run([*kubectl, "delete", "customresourcedefinition", *KUBEFLOW_CRDS,
-                        CLUSTER_QUEUE_CRD_NAME, "--ignore-not-found"],
-                       capture_output=True, check=True)
+        delete_crds(kubectl, [*KUBEFLOW_CRDS, CLUSTER_QUEUE_CRD_NAME])
         subprocess.run([*kubectl, "delete", "namespace", *PREEXISTING_NAMESPACES, "--ignore-not-found"],
                        capture_output=True, check=True)
 

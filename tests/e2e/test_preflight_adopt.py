@@ -26,6 +26,7 @@ from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.ownership import Release
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.toolchain.helm import HELM_RELEASES, helm_path
+from tests.e2e.crd_cleanup import delete_crds
 from tests.support.charts import CHART
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +81,7 @@ class Cluster:
         """No release, no kubeflow CRD, none of the objects these tests create."""
         for release in json.loads(self.helm_run("list", "--all-namespaces", "--output", "json").stdout):
             self.helm_run("uninstall", release["name"], "--namespace", release["namespace"], "--wait")
-        self.run("delete", "customresourcedefinition", *KUBEFLOW_CRDS, "--ignore-not-found")
+        delete_crds(self.kubectl, KUBEFLOW_CRDS)
         self.run("delete", "serviceaccount", "neuron-device-plugin", "-n", "kube-system",
                  "--ignore-not-found")
         self.run("delete", "configmap", "adopt-me", "-n", "default", "--ignore-not-found")
