@@ -1,4 +1,4 @@
-"""Chart-test fixtures: each scenario rendered once per session and shared."""
+"""Chart-test fixtures: each scenario rendered once per test run and shared."""
 from __future__ import annotations
 
 from functools import cache

@@ -15,7 +15,7 @@ SUBCHARTS = CHART / "charts"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 
 
-# Renders shared by every test of a session: the same values render the same
+# Renders shared by every test of a run: the same values render the same
 # objects, and a full render (about 1 MB with the CRDs) takes over a second.
 _RENDERS: dict[tuple[object, ...], list[Manifest] | RenderError] = {}
 
