@@ -56,6 +56,26 @@ class ResourceType:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent list of objects and the resourceVersion to watch from."""
+
+    items: list[Manifest]
+    resource_version: str
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """ADDED, MODIFIED, DELETED or BOOKMARK, with the object as the server sent it."""
+
+    type: str
+    object: Manifest
+
+    @property
+    def resource_version(self) -> str:
+        return str((self.object.get("metadata") or {}).get("resourceVersion", ""))
+
+
 class Kube:
     """One cluster. Use `connect()`, and close it (or use it as a context manager)."""
 
@@ -147,6 +167,101 @@ class Kube:
                                            _request_timeout=REQUEST_TIMEOUT)
         return _json(response)
 
+    def create(self, manifest: Manifest, namespace: str | None = None) -> Manifest:
+        """Create the object; RequestFailed with status 409 when it already exists."""
+        rtype = self._rtype_of(manifest)
+        namespace = namespace or (manifest.get("metadata") or {}).get("namespace")
+        resource = self._require(rtype)
+        with _translated(f"CREATE {rtype.qualified} {(manifest.get('metadata') or {}).get('name', '')}"):
+            response = self._dynamic.create(resource, body=manifest, namespace=_scope(rtype, namespace),
+                                            serialize=False, _request_timeout=REQUEST_TIMEOUT)
+        return _json(response)
+
+    def replace(self, manifest: Manifest) -> Manifest:
+        """PUT the whole object. With metadata.resourceVersion set this is a compare-and-swap:
+        RequestFailed with status 409 when someone else wrote the object first."""
+        rtype = self._rtype_of(manifest)
+        metadata = manifest.get("metadata") or {}
+        resource = self._require(rtype)
+        with _translated(f"UPDATE {rtype.qualified} {metadata.get('name', '')}"):
+            response = self._dynamic.replace(resource, body=manifest, name=metadata.get("name"),
+                                             namespace=_scope(rtype, metadata.get("namespace")),
+                                             serialize=False, _request_timeout=REQUEST_TIMEOUT)
+        return _json(response)
+
+    def delete(self, rtype: ResourceType, name: str, namespace: str | None = None,
+               uid: str | None = None) -> bool:
+        """Delete the object; False when it was already gone. With `uid`, only that incarnation
+        of the name is deleted (a precondition), never a newer object that reuses it."""
+        resource = self._require(rtype)
+        body: Manifest = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            with _translated(f"DELETE {rtype.qualified} {name}"):
+                self._dynamic.delete(resource, name=name, namespace=_scope(rtype, namespace), body=body,
+                                     serialize=False, _request_timeout=REQUEST_TIMEOUT)
+        except RequestFailed as error:
+            if error.status in (404, 409):  # gone, or the name now belongs to a newer object
+                return False
+            raise
+        return True
+
+    def snapshot(self, rtype: ResourceType, namespace: str | None = None,
+                 label_selector: str | None = None, field_selector: str | None = None) -> Snapshot:
+        """Every matching object and the list's resourceVersion, the point a watch resumes from."""
+        resource = self._require(rtype)
+        items: list[Manifest] = []
+        token: str | None = None
+        while True:
+            with _translated(f"LIST {rtype.qualified}"):
+                response = self._dynamic.get(resource, namespace=_scope(rtype, namespace),
+                                             label_selector=label_selector, field_selector=field_selector,
+                                             limit=LIST_PAGE_SIZE, _continue=token, serialize=False,
+                                             _request_timeout=REQUEST_TIMEOUT)
+            page = _json(response)
+            items.extend({"apiVersion": rtype.api_version, "kind": rtype.kind, **item}
+                         for item in page.get("items") or [])
+            metadata = page.get("metadata") or {}
+            token = metadata.get("continue") or None
+            if token is None:
+                return Snapshot(items, str(metadata.get("resourceVersion", "")))
+
+    def watch(self, rtype: ResourceType, resource_version: str, namespace: str | None = None,
+              label_selector: str | None = None, field_selector: str | None = None,
+              timeout_seconds: int = 60) -> Iterator[WatchEvent]:
+        """Changes after `resource_version`, until the server ends the watch (at most
+        `timeout_seconds`). Bookmarks come through with their resourceVersion, so a caller can
+        resume from the newest point it saw; RequestFailed(410) means that point has expired:
+        take a new snapshot."""
+        resource = self._require(rtype)
+        query: list[tuple[str, str]] = [
+            ("watch", "true"), ("allowWatchBookmarks", "true"), ("resourceVersion", resource_version),
+            ("timeoutSeconds", str(timeout_seconds))]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        path = resource.path(namespace=_scope(rtype, namespace))
+        with _translated(f"WATCH {rtype.qualified}"):
+            # The dynamic client's transport does not preload: the body streams as the server writes.
+            response = self._dynamic.request("get", path, query_params=query, serialize=False,
+                                             _request_timeout=(REQUEST_TIMEOUT[0], timeout_seconds + 30))
+        try:
+            with _translated(f"WATCH {rtype.qualified}"):
+                for line in _lines(response):
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise RequestFailed(f"WATCH {rtype.qualified}: {status.get('message', '')}",
+                                            int(status.get("code") or 0))
+                    obj = event.get("object") or {}
+                    obj.setdefault("apiVersion", rtype.api_version)
+                    obj.setdefault("kind", rtype.kind)
+                    yield WatchEvent(str(event.get("type")), obj)
+        finally:
+            response.release_conn()
+
     def can_i(self, verb: str, group: str, resource: str, namespace: str | None = None,
               name: str | None = None, subresource: str | None = None) -> bool:
         """Whether the current user may do it: a SelfSubjectAccessReview, as `kubectl auth can-i`."""
@@ -162,6 +277,13 @@ class Kube:
             response = self._dynamic.create(resource_api, body=review, serialize=False,
                                             _request_timeout=REQUEST_TIMEOUT)
         return bool((_json(response).get("status") or {}).get("allowed"))
+
+    def _rtype_of(self, manifest: Manifest) -> ResourceType:
+        api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
+        rtype = self.resource_type(api_version, kind)
+        if rtype is None:
+            raise RequestFailed(f"the server does not serve {api_version} {kind}", 404)
+        return rtype
 
     def _resource(self, api_version: str, kind: str) -> Any:
         key = (api_version, kind)
@@ -203,6 +325,17 @@ def _default_kubeconfig() -> bool:
 def _scope(rtype: ResourceType, namespace: str | None) -> str | None:
     # A cluster-scoped path must not carry a namespace (a manifest may still set one).
     return namespace if rtype.namespaced else None
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    """Newline-delimited JSON from a streamed response, one complete line at a time."""
+    pending = b""
+    for chunk in response.stream(4096):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from (line for line in complete if line.strip())
+    if pending.strip():
+        yield pending
 
 
 def _json(response: Any) -> Manifest:
