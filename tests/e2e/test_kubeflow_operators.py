@@ -72,6 +72,27 @@ def test_a_deleted_worker_pod_is_recreated(
     assert job is not None and condition_status(job, "Running") == "True"
 
 
+def test_kubectl_scale_adds_a_worker_through_the_scale_subresource(
+        training_operator: TrainingOperator, kube: Kube, fresh_namespace: Callable[[str], str]) -> None:
+    """Upstream's PyTorchJob CRD has a scale subresource on its Worker replicas (used by
+    `kubectl scale` and by the HorizontalPodAutoscaler the operator makes for elastic jobs)."""
+    namespace = fresh_namespace("kubeflow-e2e-scale")
+    _running_pytorchjob(kube, "gpt", namespace)
+
+    kube.run("scale", "pytorchjob", "gpt", "--replicas=3", "--namespace", namespace)
+
+    pods = poll(lambda: job_pods(kube, "gpt", namespace),
+                lambda pods: phases_by_role(pods).get("worker") == ["Running"] * 3,
+                "a third Running worker after the scale", JOB_TIMEOUT_SECONDS)
+    assert "gpt-worker-2" in {p["metadata"]["name"] for p in pods}
+    scale = json.loads(kube.run("get", "--raw", f"/apis/kubeflow.org/v1/namespaces/{namespace}"
+                                "/pytorchjobs/gpt/scale").stdout)
+    assert scale["spec"]["replicas"] == 3
+    assert scale["status"]["selector"] == ("training.kubeflow.org/job-name=gpt,training.kubeflow.org/"
+                                           "operator-name=pytorchjob-controller,"
+                                           "training.kubeflow.org/replica-type=worker")
+
+
 def test_the_webhook_on_loopback_rejects_an_invalid_job(
         training_operator: TrainingOperator, kube: Kube, fresh_namespace: Callable[[str], str]) -> None:
     namespace = fresh_namespace("kubeflow-e2e-webhook")
