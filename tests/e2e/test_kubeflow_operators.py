@@ -103,6 +103,10 @@ def test_the_webhook_on_loopback_rejects_an_invalid_job(
     assert refused.returncode != 0
     assert 'admission webhook "validator.pytorchjob.training-operator.kubeflow.org" denied' in refused.stderr
     assert kube.get("pytorchjob", "no-pytorch-container", namespace) is None
+    # The rotator accepted the certificates we made (it did not make its own, which the
+    # webhook server, reading ours, would not serve).
+    log = training_operator.log.read_text()
+    assert "no cert refresh needed" in log and "refreshing CA and server certs" not in log
 
 
 def test_a_job_in_a_hyperpod_namespace_runs(
