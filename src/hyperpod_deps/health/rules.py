@@ -76,7 +76,7 @@ class RuleSet:
                              message.strip(), source)
         return None
 
-    def may_match(self, source: str, line: str) -> bool:
+    def may_match(self, source: str, line: str | bytes) -> bool:
         """False only when no rule of `source` can match `line` (or any text within it)."""
         return self._prefilters[source].may_match(line)
 
