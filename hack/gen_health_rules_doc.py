@@ -57,7 +57,8 @@ def render() -> str:
     ]
     for source in SOURCES:
         lines += ["", f"## {TITLES[source]}", *_thresholds(rules, source), "",
-                  "| rule | what | fault type | reason | action (then, if it recurs) |", "|---|---|---|---|---|"]
+                  "| rule | what | fault type | reason | action (then, if it recurs) |",
+                  "|---|---|---|---|---|"]
         lines += [f"| `{r.id}` | {_cell(r.description)} | {r.fault_type} | {r.reason} | {_cell(_action(r))} |"
                   for r in rules.rules(source)]
     return "\n".join(lines) + "\n"
