@@ -78,7 +78,8 @@ check: $(BIN)/.installed
 	@echo "==> import layers"
 	$(BIN)/lint-imports
 	@echo "==> yamllint"
-	$(BIN)/yamllint --strict -c .yamllint.yaml $(CHART)/values.yaml $(CHART)/ci $(CHART)/charts/*/values.yaml
+	$(BIN)/yamllint --strict -c .yamllint.yaml $(CHART)/values.yaml $(CHART)/ci $(CHART)/charts/*/values.yaml \
+		src/hyperpod_deps/health/rules
 	@echo "==> generated files"
 	$(BIN)/python hack/gen_instance_types.py --check
 	$(BIN)/python hack/gen_crds.py --check
