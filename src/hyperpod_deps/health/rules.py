@@ -97,6 +97,10 @@ class RuleSet:
         entry = self._all.get(rule_id.rpartition("/")[2])
         return entry[0] if entry else None
 
+    def fault_types(self) -> list[str]:
+        """Every fault type an enabled rule can report: the node conditions the agent owns."""
+        return sorted({rule.fault_type for rules in self._by_source.values() for rule in rules})
+
     def __len__(self) -> int:
         """How many rules are enabled, over all sources."""
         return sum(len(rules) for rules in self._by_source.values())
