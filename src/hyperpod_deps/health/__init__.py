@@ -1,2 +1,1 @@
-"""The health monitoring agent: kernel-log and accelerator monitors, the rules that classify what
-they see, and the agent that marks its own node (labels, taint, conditions, events)."""
+"""The health monitoring agent: rule files, log parsers, pure monitors and their thin shells."""
