@@ -69,6 +69,8 @@ class Settings(_Model):
     metrics_port: int = Field(DEFAULT_METRICS_PORT, ge=0, le=65535)  # 0: no metrics endpoint
     extra_rule_files: tuple[Path, ...] = ()
     state_dir: Path = DEFAULT_STATE_DIR
+    # Where the host's /dev and /sys/class/infiniband are mounted (Neuron device count, EFA counters).
+    host_root: Path = Path("/")
 
 
 def load(path: Path | None, environ: dict[str, str] | None = None) -> Settings:

@@ -78,7 +78,8 @@ def node_snapshot(kube: Kube, name: str) -> Snapshot:
     return kube.snapshot(NODE, field_selector=f"metadata.name={name}")
 
 
-def node_events(kube: Kube, name: str, resource_version: str, timeout_seconds: int = 300) -> Iterator[WatchEvent]:
+def node_events(kube: Kube, name: str, resource_version: str,
+                timeout_seconds: int = 300) -> Iterator[WatchEvent]:
     """Changes to this one node (a field selector: the server sends no other node)."""
     return kube.watch(NODE, resource_version, field_selector=f"metadata.name={name}",
                       timeout_seconds=timeout_seconds)
