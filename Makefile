@@ -16,7 +16,7 @@ help:
 	@echo "make plan       what an install of the chart creates, per component (the main job, no cluster needed)"
 	@echo "make test       everything CI runs: static checks and the whole test suite"
 	@echo "make check      ruff, mypy, import layers, yamllint, generated files up to date"
-	@echo "make generate   regenerate instance-type lists and CRDs from their sources"
+	@echo "make generate   regenerate instance-type lists, CRDs and the health rule table from their sources"
 	@echo "make cluster-up a local control plane with simulated HyperPod nodes (make cluster-down stops it)"
 
 $(BIN)/.installed: pyproject.toml
@@ -78,10 +78,12 @@ check: $(BIN)/.installed
 	@echo "==> import layers"
 	$(BIN)/lint-imports
 	@echo "==> yamllint"
-	$(BIN)/yamllint --strict -c .yamllint.yaml $(CHART)/values.yaml $(CHART)/ci $(CHART)/charts/*/values.yaml
+	$(BIN)/yamllint --strict -c .yamllint.yaml $(CHART)/values.yaml $(CHART)/ci $(CHART)/charts/*/values.yaml \
+		src/hyperpod_deps/health/rules
 	@echo "==> generated files"
 	$(BIN)/python hack/gen_instance_types.py --check
 	$(BIN)/python hack/gen_crds.py --check
+	$(BIN)/python hack/gen_health_rules_doc.py --check
 
 test: setup check control-plane
 	@echo "==> pytest"
@@ -90,6 +92,7 @@ test: setup check control-plane
 generate: $(BIN)/.installed
 	$(BIN)/python hack/gen_instance_types.py
 	$(BIN)/python hack/gen_crds.py
+	$(BIN)/python hack/gen_health_rules_doc.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

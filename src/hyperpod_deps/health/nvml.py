@@ -12,7 +12,7 @@ from datetime import datetime
 from hyperpod_deps.core.health import Fault
 from hyperpod_deps.core.instance_types import catalogue
 from hyperpod_deps.health.classify import to_fault
-from hyperpod_deps.health.gpu_snapshot import GpuSnapshot, GpuState, Limits, findings
+from hyperpod_deps.health.gpu_snapshot import GpuSnapshot, GpuState, findings
 from hyperpod_deps.health.nvml_backend import Backend, NvmlUnavailable, open_backend, read_snapshot
 from hyperpod_deps.health.rules import Match, RuleSet
 
@@ -26,15 +26,10 @@ def expected_gpus(instance_type: str | None) -> int | None:
     return known.devices if known and known.family == "nvidia" else None
 
 
-def limits(rules: RuleSet) -> Limits:
-    t = rules.nvml_thresholds
-    return Limits(t.ecc_volatile_uncorrectable, t.ecc_aggregate_uncorrectable, t.retired_pages,
-                  t.throttle_clock_ratio)
-
-
 def evaluate(snapshot: GpuSnapshot, expected_gpus: int | None, rules: RuleSet) -> list[Match]:
     """The matches of every finding in the snapshot; a finding no rule matches is dropped."""
-    matches = (rules.match("nvml", text) for text in findings(snapshot, expected_gpus, limits(rules)))
+    found = findings(snapshot, expected_gpus, rules.nvml_thresholds.limits())
+    matches = (rules.match("nvml", text) for text in found)
     return [match for match in matches if match is not None]
 
 

@@ -3,19 +3,26 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hyperpod_deps.health.gpu_snapshot import Limits
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class NvmlThresholds(_Strict):
-    """A finding when a counter is above its threshold (so 0 means any error counts)."""
+    """nvml.yaml's thresholds; the defaults are gpu_snapshot.Limits' (one place for both)."""
 
-    ecc_volatile_uncorrectable: int = Field(0, ge=0, alias="eccVolatileUncorrectable")
-    ecc_aggregate_uncorrectable: int = Field(0, ge=0, alias="eccAggregateUncorrectable")
-    retired_pages: int = Field(60, ge=0, alias="retiredPages")
-    # Throttled for heat or power AND the SM clock below this share of its maximum.
-    throttle_clock_ratio: float = Field(0.5, gt=0, le=1, alias="throttleClockRatio")
+    ecc_volatile_uncorrectable: int = Field(Limits.ecc_volatile_uncorrectable, ge=0,
+                                            alias="eccVolatileUncorrectable")
+    ecc_aggregate_uncorrectable: int = Field(Limits.ecc_aggregate_uncorrectable, ge=0,
+                                             alias="eccAggregateUncorrectable")
+    retired_pages: int = Field(Limits.retired_pages, ge=0, alias="retiredPages")
+    throttle_clock_ratio: float = Field(Limits.throttle_clock_ratio, gt=0, le=1, alias="throttleClockRatio")
+
+    def limits(self) -> Limits:
+        return Limits(self.ecc_volatile_uncorrectable, self.ecc_aggregate_uncorrectable,
+                      self.retired_pages, self.throttle_clock_ratio)
 
 
 class CounterThreshold(_Strict):
