@@ -8,6 +8,7 @@ from hyperpod_deps.cli.cluster import cluster_group
 from hyperpod_deps.cli.demo import demo_command
 from hyperpod_deps.cli.images import images_command
 from hyperpod_deps.cli.install import install_command, status_command, upgrade_command
+from hyperpod_deps.cli.jobs import jobs_group
 from hyperpod_deps.cli.lint import lint_command
 from hyperpod_deps.cli.plan import plan_command
 from hyperpod_deps.cli.preflight import preflight_command
@@ -21,7 +22,7 @@ def cli() -> None:
 
 
 for command in (lint_command, render_command, plan_command, images_command, preflight_command,
-                install_command, upgrade_command, status_command, cluster_group, demo_command):
+                install_command, upgrade_command, status_command, cluster_group, demo_command, jobs_group):
     cli.add_command(command)
 
 
