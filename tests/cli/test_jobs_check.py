@@ -1,4 +1,5 @@
 """hyperpod-deps jobs check FILE: offline validation of job manifests for auto-resume."""
+
 from __future__ import annotations
 
 import json

@@ -1,8 +1,11 @@
 """hyperpod-deps jobs: check job manifests for auto-resume; run the auto-restart controller."""
+
 from __future__ import annotations
 
 import json
+import signal
 import textwrap
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,8 +13,13 @@ from typing import Any
 import click
 import yaml
 
+from hyperpod_deps.autorestart import runner
+from hyperpod_deps.autorestart.settings import ControllerSettings, SettingsError
+from hyperpod_deps.autorestart.settings import load as load_settings
 from hyperpod_deps.autorestart.validation import Problem, Severity, blocking, check
 from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.kube.errors import KubeError
 
 WIDTH = 110
 
@@ -85,11 +93,40 @@ def _as_dict(report: DocumentReport) -> dict[str, Any]:
         "document": report.index,
         "object": report.what,
         "resumable": report.resumable,
-        "problems": [{"severity": str(p.severity), "field": p.field, "message": p.message, "fix": p.fix}
-                     for p in report.problems],
+        "problems": [
+            {"severity": str(p.severity), "field": p.field, "message": p.message, "fix": p.fix}
+            for p in report.problems
+        ],
     }
 
 
 def _wrapped(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ",
-                         break_on_hyphens=False) or [indent]
+    return textwrap.wrap(
+        text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
+    ) or [indent]
+
+
+@jobs_group.command("controller")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Settings file (YAML, the chart's ConfigMap) [default: built-in defaults].")
+@click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="kubeconfig [default: $KUBECONFIG, ~/.kube/config, else the pod's service account].")
+def controller_command(config: Path | None, kubeconfig: Path | None) -> None:
+    """Run the auto-restart controller until SIGTERM or SIGINT (the in-cluster entry point).
+
+    Campaigns for the leader Lease; while it holds it, restarts opted-in jobs after node
+    faults. Serves /metrics and /healthz on the metrics port.
+    """
+    try:
+        settings = load_settings(config) if config else ControllerSettings()
+    except SettingsError as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(ExitCode.USAGE) from error
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    try:
+        runner.run(lambda: Kube.connect(kubeconfig), settings, stop)
+    except KubeError as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(ExitCode.CLUSTER_FAILED) from error
