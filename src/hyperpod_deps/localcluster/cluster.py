@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from hyperpod_deps.localcluster import commands, kubeconfig, processes
+from hyperpod_deps.localcluster import commands, kubeconfig, operators, processes
 from hyperpod_deps.localcluster.layout import Layout, Ports
 from hyperpod_deps.localcluster.nodespec import NodeSpec, node_objects
 from hyperpod_deps.localcluster.pki import ensure_pki
@@ -91,6 +91,7 @@ def down(name: str, purge: bool = False) -> ClusterStatus:
     """
     layout = Layout.for_cluster(name)
     state = _load_state(layout)
+    operators.stop_all(layout.root)  # Kubeflow operators started against this cluster, if any
     for component in reversed(commands.COMPONENTS):
         processes.stop(component, layout)
     ports = [p for p in state.get("ports", {}).values() if isinstance(p, int)]
