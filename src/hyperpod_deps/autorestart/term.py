@@ -180,8 +180,7 @@ class Term:
                 now_text(now),
             )
             if decision.verdict is Verdict.IGNORE:
-                if decision.recheck_at is not None:
-                    heapq.heappush(self._timers, (decision.recheck_at, key))
+                self._ignored(key, decision.reason, decision.recheck_at)
                 return
             try:
                 written = self._actor.carry_out(job, decision)
@@ -203,6 +202,21 @@ class Term:
             if written is not None:
                 self._index.change_job("MODIFIED", written)
             return
+
+    def _ignored(self, key: JobKey, reason: str, recheck_at: float | None) -> None:
+        if recheck_at is not None:
+            heapq.heappush(self._timers, (recheck_at, key))
+        faults = self._index.faults_of(key)
+        if faults:  # a job with no fault under it is the usual case, not worth a line
+            log(
+                self._logger,
+                logging.DEBUG,
+                "not restarting",
+                job=f"{key[1]}/{key[2]}",
+                kind=key[0],
+                reason=reason,
+                faults=[f.key for f in faults],
+            )
 
     def _report_problems(self, job: Manifest) -> None:
         """An opted-in job that cannot be resumed as written gets one Event saying what to change
