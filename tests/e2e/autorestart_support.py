@@ -63,6 +63,8 @@ SCHEDULABLE_AFFINITY = {
 COUNT = "hyperpod-deps.io/auto-restart-count"
 STATUS = "hyperpod-deps.io/auto-restart-status"
 RECORD = "hyperpod-deps.io/auto-restart-record"
+# A node label no node has: a pod that selects it stays Pending.
+HOLD_LABEL = "e2e.hyperpod-deps/hold"
 
 
 # --- Faults ---------------------------------------------------------------------------------
