@@ -10,6 +10,7 @@ from hyperpod_deps.cli.health import health_group
 from hyperpod_deps.cli.health_agent import agent_command
 from hyperpod_deps.cli.images import images_command
 from hyperpod_deps.cli.install import install_command, status_command, upgrade_command
+from hyperpod_deps.cli.jobs import jobs_group
 from hyperpod_deps.cli.lint import lint_command
 from hyperpod_deps.cli.plan import plan_command
 from hyperpod_deps.cli.preflight import preflight_command
@@ -25,7 +26,7 @@ def cli() -> None:
 health_group.add_command(agent_command)
 for command in (lint_command, render_command, plan_command, images_command, preflight_command,
                 install_command, upgrade_command, status_command, cluster_group, demo_command,
-                health_group):
+                health_group, jobs_group):
     cli.add_command(command)
 
 

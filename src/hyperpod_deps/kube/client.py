@@ -194,13 +194,16 @@ class Kube:
         return _json(response)
 
     def delete(self, rtype: ResourceType, name: str, namespace: str | None = None,
-               uid: str | None = None) -> bool:
+               uid: str | None = None, grace_period_seconds: int | None = None) -> bool:
         """Delete the object; False when it was already gone. With `uid`, only that incarnation
-        of the name is deleted (a precondition), never a newer object that reuses it."""
+        of the name is deleted (a precondition), never a newer object that reuses it.
+        `grace_period_seconds=0` deletes a pod at once, without waiting for its kubelet."""
         resource = self._require(rtype)
         body: Manifest = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
         if uid:
             body["preconditions"] = {"uid": uid}
+        if grace_period_seconds is not None:
+            body["gracePeriodSeconds"] = grace_period_seconds
         try:
             with _translated(f"DELETE {rtype.qualified} {name}"):
                 self._dynamic.delete(resource, name=name, namespace=_scope(rtype, namespace), body=body,

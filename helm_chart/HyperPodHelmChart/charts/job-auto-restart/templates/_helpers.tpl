@@ -1,0 +1,57 @@
+{{/* kind -> the kubeflow.org resource (plural) RBAC names. */}}
+{{- define "job-auto-restart.plurals" -}}
+PyTorchJob: pytorchjobs
+MPIJob: mpijobs
+TFJob: tfjobs
+XGBoostJob: xgboostjobs
+PaddleJob: paddlejobs
+{{- end -}}
+
+{{/*
+The kinds the controller handles, as a JSON list: controller.kinds, less
+PyTorchJob on global.platform=hyperpod (HyperPod's managed auto-resume owns
+those) unless controller.handlePyTorchJobsOnHyperPod. The controller computes
+the same from its settings; the chart needs it for the RBAC.
+*/}}
+{{- define "job-auto-restart.handledKinds" -}}
+{{- $platform := (.Values.global | default dict).platform | default "hyperpod" -}}
+{{- $kinds := list -}}
+{{- range .Values.controller.kinds -}}
+{{- if not (and (eq . "PyTorchJob") (eq $platform "hyperpod") (not $.Values.controller.handlePyTorchJobsOnHyperPod)) -}}
+{{- $kinds = append $kinds . -}}
+{{- end -}}
+{{- end -}}
+{{- if not $kinds -}}
+{{- fail (printf "job-auto-restart.controller: with global.platform=%s the controller has no job kind to handle (controller.kinds=%s; PyTorchJobs are left to HyperPod's managed auto-resume). Add kinds, e.g. --set job-auto-restart.controller.kinds={PyTorchJob,MPIJob}, set --set job-auto-restart.controller.handlePyTorchJobsOnHyperPod=true, or turn the controller off with --set job-auto-restart.controller.enabled=false." $platform (toJson .Values.controller.kinds)) -}}
+{{- end -}}
+{{- $kinds | toJson -}}
+{{- end -}}
+
+{{/* The controller image: its own registry, else global.imageRegistry, else ghcr.io. */}}
+{{- define "job-auto-restart.image" -}}
+{{- include "hyperpod-common.image" (dict "image" .Values.controller.image "global" .Values.global "defaultRegistry" "ghcr.io" "context" .) -}}
+{{- end -}}
+
+{{/* The controller's settings file, exactly the model of hyperpod_deps.autorestart.settings. */}}
+{{- define "job-auto-restart.settings" -}}
+{{- $c := .Values.controller -}}
+{{- $le := $c.leaderElection -}}
+{{- if not (and (lt (float64 $le.retryPeriodSeconds) (float64 $le.renewDeadlineSeconds)) (lt (float64 $le.renewDeadlineSeconds) (float64 $le.leaseDurationSeconds))) -}}
+{{- fail (printf "job-auto-restart.controller.leaderElection: need retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds (have %v, %v, %v), so that a leader stops acting before a standby may take over; e.g. 2, 10, 15." $le.retryPeriodSeconds $le.renewDeadlineSeconds $le.leaseDurationSeconds) -}}
+{{- end -}}
+platform: {{ (.Values.global | default dict).platform | default "hyperpod" }}
+kinds: {{ toJson $c.kinds }}
+handlePyTorchJobsOnHyperPod: {{ $c.handlePyTorchJobsOnHyperPod }}
+triggers: {{ toJson $c.triggers }}
+leaderElection:
+  leaseName: {{ include "hyperpod-common.fullname" . }}
+  leaseNamespace: {{ .Release.Namespace }}
+  leaseDurationSeconds: {{ $c.leaderElection.leaseDurationSeconds }}
+  renewDeadlineSeconds: {{ $c.leaderElection.renewDeadlineSeconds }}
+  retryPeriodSeconds: {{ $c.leaderElection.retryPeriodSeconds }}
+metrics:
+  port: {{ $c.metrics.port }}
+resyncSeconds: {{ $c.resyncSeconds }}
+watchTimeoutSeconds: {{ $c.watchTimeoutSeconds }}
+logLevel: {{ $c.logLevel }}
+{{- end -}}
