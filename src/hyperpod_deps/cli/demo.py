@@ -16,10 +16,13 @@ import click
 from hyperpod_deps.chart.components import components
 from hyperpod_deps.chart.locate import default_chart
 from hyperpod_deps.chart.render import DEFAULT_NAMESPACE, DEFAULT_RELEASE
+from hyperpod_deps.cli.demo_resume import ResumeStory, StoryFailed, render_story, run_story
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.cli.table import table
+from hyperpod_deps.kube.errors import KubeError
 from hyperpod_deps.localcluster import cluster as local
-from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError, check_name
+from hyperpod_deps.localcluster import operators
+from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError, Layout, check_name
 from hyperpod_deps.localcluster.nodespec import default_spec
 from hyperpod_deps.localcluster.pki import PkiError
 from hyperpod_deps.localcluster.placement import ApiObject, Placement, WorkloadStatus, pending, placement
@@ -28,9 +31,10 @@ from hyperpod_deps.localcluster.processes import ComponentFailed, PortTaken
 from hyperpod_deps.toolchain.gobuild import GoBuildFailed, GoUnavailable
 from hyperpod_deps.toolchain.helm import DEFAULT_HELM_MAJOR, ToolUnavailable, helm_path, kubectl_path
 
-# None needed: the simulated nodes carry the instance-type labels every DaemonSet selects on,
-# and no image is ever pulled (kwok marks pods Running), so the chart installs with its defaults.
-LOCAL_CLUSTER_VALUES: tuple[str, ...] = ()
+# The simulated nodes carry the instance-type labels every DaemonSet selects on, and no image is
+# ever pulled (kwok marks pods Running). The one value: the generic platform, whose open health
+# agent and auto-restart controller handle every job here, as no HyperPod control plane exists.
+LOCAL_CLUSTER_VALUES: tuple[str, ...] = ("--set", "global.platform=generic")
 READY_TIMEOUT_SECONDS = 300
 POLL_SECONDS = 2.0
 REPORT_EVERY_SECONDS = 10.0
@@ -63,6 +67,7 @@ class DemoResult:
     kubectl: Path
     placement: Placement
     seconds: dict[str, float]  # cluster, install, ready
+    story: ResumeStory | None  # the job brought back after a node fault (None with --no-fault)
 
 
 def helm_argv(helm: Path, chart: str, kubeconfig: Path, reused: bool) -> list[str]:
@@ -133,12 +138,13 @@ class Kubectl:
         return self.items(kinds, "--all-namespaces", "-l", f"app.kubernetes.io/instance={DEFAULT_RELEASE}")
 
 
-def run_demo(name: str, chart: Path, timeout_seconds: float, progress: Progress) -> DemoResult:
+def run_demo(name: str, chart: Path, timeout_seconds: float, progress: Progress,
+             fault: bool = True) -> DemoResult:
     seconds: dict[str, float] = {}
-    progress(f"[1/4] helm and kubectl (Helm {DEFAULT_HELM_MAJOR}, pinned; fetched once into the cache)")
+    progress(f"[1/6] helm and kubectl (Helm {DEFAULT_HELM_MAJOR}, pinned; fetched once into the cache)")
     helm, kubectl = helm_path(DEFAULT_HELM_MAJOR), kubectl_path(DEFAULT_HELM_MAJOR)
 
-    progress(f"[2/4] local cluster {name!r}")
+    progress(f"[2/6] local cluster {name!r}")
     started = time.monotonic()
     status, reused = _running_cluster(name, progress)
     if status.kubeconfig is None or status.server is None:
@@ -147,14 +153,17 @@ def run_demo(name: str, chart: Path, timeout_seconds: float, progress: Progress)
     seconds["cluster"] = time.monotonic() - started
 
     argv = helm_argv(helm, chart_argument(chart, Path.cwd()), status.kubeconfig, reused)
-    progress("[3/4] installing the chart; extra values for a local cluster: none (its simulated nodes "
-             "carry the labels the chart selects on, and images are never pulled)")
+    progress("[3/6] installing the chart for any Kubernetes cluster (global.platform=generic: the open "
+             "health agent and the auto-restart controller act, as no HyperPod control plane exists here)")
     progress(f"$ {shlex.join(argv)}")
     started = time.monotonic()
+    if reused:  # the previous run's local training operator: Helm takes its webhook back
+        operators.stop(operators.TRAINING_OPERATOR, Layout.for_cluster(name).root)
+        operators.withdraw_loopback_webhook(status.kubeconfig)
     _run_helm(argv)
     seconds["install"] = time.monotonic() - started
 
-    progress(f"[4/4] waiting for every Deployment and DaemonSet of release {DEFAULT_RELEASE} to be ready "
+    progress(f"[4/6] waiting for every Deployment and DaemonSet of release {DEFAULT_RELEASE} to be ready "
              f"(at most {timeout_seconds:.0f}s)")
     cluster_api = Kubectl(kubectl, status.kubeconfig)
     wait_ready(lambda: cluster_api.release_objects("daemonsets,deployments"), timeout_seconds, progress)
@@ -162,8 +171,13 @@ def run_demo(name: str, chart: Path, timeout_seconds: float, progress: Progress)
     names = {c.values_key: c.chart for c in components(chart)}
     where = placement(cluster_api.release_objects("daemonsets,deployments,replicasets,pods"),
                       cluster_api.items("nodes"), names)
+    story = None
+    if fault:
+        progress("[5/6] a training job that opted in to auto-resume, and a GPU fault under it")
+        story = run_story(status.kubeconfig, Layout.for_cluster(name), timeout_seconds, progress)
+        progress("[6/6] the node is quarantined and the job runs again on healthy nodes")
     return DemoResult(name, status.server, status.kubeconfig, reused, shlex.join(argv), helm, kubectl,
-                      where, seconds)
+                      where, seconds, story)
 
 
 def _running_cluster(name: str, progress: Progress) -> tuple[local.ClusterStatus, bool]:
@@ -185,9 +199,11 @@ def _run_helm(argv: list[str]) -> None:
 @click.option("--name", default=DEFAULT_NAME, show_default=True, help="Name of the local cluster.")
 @click.option("--keep/--down", default=True, show_default=True,
               help="Leave the cluster running to explore it, or stop it once the table is printed.")
+@click.option("--fault/--no-fault", default=True, show_default=True,
+              help="After the install, run a training job, break a GPU under it, and watch it come back.")
 @click.option("--timeout", "timeout_seconds", type=click.IntRange(10, 3600), default=READY_TIMEOUT_SECONDS,
               show_default=True, help="Seconds to wait for every Deployment and DaemonSet to be ready.")
-def demo_command(name: str, keep: bool, timeout_seconds: int) -> None:
+def demo_command(name: str, keep: bool, fault: bool, timeout_seconds: int) -> None:
     """Start a local cluster with simulated HyperPod nodes (or reuse it), install the chart with
     `helm install dependencies helm_chart/HyperPodHelmChart --namespace kube-system`, wait until
     every component is ready, and show which component runs on which node."""
@@ -196,12 +212,13 @@ def demo_command(name: str, keep: bool, timeout_seconds: int) -> None:
     except ClusterNameError as error:
         raise click.UsageError(str(error)) from error
     try:
-        result = run_demo(name, default_chart(), timeout_seconds, _progress)
+        result = run_demo(name, default_chart(), timeout_seconds, _progress, fault)
     except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError) as error:
         _fail(str(error), ExitCode.TOOL_UNAVAILABLE, name, keep)
     except HelmFailed as error:
         _fail(f"helm refused the install:\n{error}", ExitCode.HELM_REFUSED, name, keep)
-    except (PortTaken, ComponentFailed, local.ClusterError, KubectlFailed, NotReady) as error:
+    except (PortTaken, ComponentFailed, local.ClusterError, KubectlFailed, NotReady, StoryFailed,
+            KubeError) as error:
         _fail(str(error), ExitCode.CLUSTER_FAILED, name, keep)
     except BaseException:
         _stop_unless_kept(name, keep)
@@ -226,7 +243,8 @@ def render(result: DemoResult, kept: bool) -> str:
     took = result.seconds
     timings = (f"Took: cluster {took['cluster']:.1f}s ({'reused' if result.reused else 'started'}), "
                f"helm {took['install']:.1f}s, all ready {took['ready']:.1f}s after helm started.")
-    return "\n\n".join([header, workloads, nodes, timings, _next_steps(result, kept)])
+    story = [render_story(result.story)] if result.story else []
+    return "\n\n".join([header, workloads, nodes, timings, *story, _next_steps(result, kept)])
 
 
 def _next_steps(result: DemoResult, kept: bool) -> str:

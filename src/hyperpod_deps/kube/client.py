@@ -177,6 +177,16 @@ class Kube:
                                             serialize=False, _request_timeout=REQUEST_TIMEOUT)
         return _json(response)
 
+    def create_subresource(self, rtype: ResourceType, name: str, namespace: str | None, subresource: str,
+                           body: Manifest) -> Manifest:
+        """POST to a subresource of one object, e.g. a TokenRequest to serviceaccounts/token."""
+        resource = self._require(rtype).subresources[subresource]
+        with _translated(f"CREATE {rtype.qualified}/{subresource} {name}"):
+            path = resource.path(name=name, namespace=_scope(rtype, namespace))
+            response = self._dynamic.request("post", path, body=body, serialize=False,
+                                             _request_timeout=REQUEST_TIMEOUT)
+        return _json(response)
+
     def replace(self, manifest: Manifest, subresource: str | None = None) -> Manifest:
         """PUT the whole object. With metadata.resourceVersion set this is a compare-and-swap:
         RequestFailed with status 409 when someone else wrote the object first. With

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from hyperpod_deps.localcluster import commands, kubeconfig, operators, processes
+from hyperpod_deps.localcluster import commands, kubeconfig, operators, processes, standins
 from hyperpod_deps.localcluster.layout import Layout, Ports
 from hyperpod_deps.localcluster.nodespec import NodeSpec, node_objects
 from hyperpod_deps.localcluster.pki import ensure_pki
@@ -91,6 +91,7 @@ def down(name: str, purge: bool = False) -> ClusterStatus:
     """
     layout = Layout.for_cluster(name)
     state = _load_state(layout)
+    standins.stop_all(layout)  # local stand-ins for the chart's pods, if any
     operators.stop_all(layout.root)  # Kubeflow operators started against this cluster, if any
     for component in reversed(commands.COMPONENTS):
         processes.stop(component, layout)

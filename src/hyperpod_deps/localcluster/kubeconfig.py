@@ -28,10 +28,24 @@ def render(cluster: str, server: str, ca: bytes, cert: bytes, key: bytes, user: 
 def write(path: Path, cluster: str, server: str, pki: Path, identity: str, user: str) -> Path:
     text = render(cluster, server, (pki / "ca.crt").read_bytes(), (pki / f"{identity}.crt").read_bytes(),
                   (pki / f"{identity}.key").read_bytes(), user)
+    return _write_private(path, text)  # it holds a cluster-admin key
+
+
+def with_token(kubeconfig: Path, user: str, token: str, target: Path) -> Path:
+    """The same cluster as `kubeconfig`, authenticated by a bearer token instead (for example a
+    ServiceAccount's, so a local process acts with exactly that account's rights)."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    config["users"] = [{"name": user, "user": {"token": token}}]
+    for context in config.get("contexts") or []:
+        context["context"]["user"] = user
+    return _write_private(target, yaml.safe_dump(config, sort_keys=False))
+
+
+def _write_private(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     partial.write_text(text)
-    partial.chmod(0o600)  # it holds a cluster-admin key
+    partial.chmod(0o600)
     partial.replace(path)
     return path
 

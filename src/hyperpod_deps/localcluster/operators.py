@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hyperpod_deps.kube.apply import create_or_replace
-from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.kube.client import Kube, Manifest
 from hyperpod_deps.localcluster import operator_objects as objects
 from hyperpod_deps.localcluster import processes
 from hyperpod_deps.localcluster.commands import LOOPBACK
@@ -56,8 +56,8 @@ def start_training_operator(kubeconfig: Path, directory: Path, namespace: str = 
     with Kube.connect(kubeconfig) as kube:
         create_or_replace(kube, objects.namespace(namespace))
         create_or_replace(kube, objects.webhook_secret(namespace, certs.secret_data()))
-        create_or_replace(kube, objects.webhook_configuration(ports.webhook, certs.ca_crt.read_bytes(),
-                                                              schemes))
+        create_or_replace(kube, _keeping_owner(kube, objects.webhook_configuration(
+            ports.webhook, certs.ca_crt.read_bytes(), schemes)))
     _ensure_rotator_file(certs)
     argv = objects.training_operator_argv(binary, kubeconfig, ports, schemes)
     env = {"KUBECONFIG": str(kubeconfig), "MY_POD_NAMESPACE": namespace, "TMPDIR": str(serving_dir)}
@@ -67,6 +67,19 @@ def start_training_operator(kubeconfig: Path, directory: Path, namespace: str = 
                                None, timeout_seconds)
     return TrainingOperator(TRAINING_OPERATOR, pid, layout.log_file(TRAINING_OPERATOR), namespace, ports,
                             schemes)
+
+
+def _keeping_owner(kube: Kube, manifest: Manifest) -> Manifest:
+    """The manifest with the labels and annotations of the object it replaces. Where the chart
+    installed the webhook configuration (the demo), Helm keeps owning it: its next upgrade puts
+    the in-cluster Service back instead of refusing an object it no longer recognises."""
+    rtype = kube.resource_type(manifest["apiVersion"], manifest["kind"])
+    current = kube.get(rtype, manifest["metadata"]["name"]) if rtype is not None else None
+    if current is None:
+        return manifest
+    kept = {key: value for key, value in (current.get("metadata") or {}).items()
+            if key in ("labels", "annotations")}
+    return {**manifest, "metadata": {**kept, **manifest["metadata"]}}
 
 
 def start_mpi_operator(kubeconfig: Path, directory: Path, lock_namespace: str = "mpi-operator",
@@ -85,6 +98,22 @@ def start_mpi_operator(kubeconfig: Path, directory: Path, lock_namespace: str = 
         with _stopped_on_failure(MPI_OPERATOR, layout):
             _wait_for_lease(kube, lock_namespace, layout, timeout_seconds)
     return RunningOperator(MPI_OPERATOR, pid, layout.log_file(MPI_OPERATOR))
+
+
+def withdraw_loopback_webhook(kubeconfig: Path) -> bool:
+    """Delete the webhook configuration that points at a local training operator, if one does.
+
+    Without the process behind it, the webhook fails closed and every training job is refused;
+    and Helm cannot upgrade it back to the in-cluster Service (its patch would leave both the URL
+    and the Service set). Returns whether there was one to delete."""
+    with Kube.connect(kubeconfig) as kube:
+        rtype = kube.resource_type("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration")
+        current = kube.get(rtype, objects.WEBHOOK_CONFIGURATION) if rtype is not None else None
+        if rtype is None or current is None:
+            return False
+        if not any("url" in (hook.get("clientConfig") or {}) for hook in current.get("webhooks") or []):
+            return False
+        return kube.delete(rtype, objects.WEBHOOK_CONFIGURATION, uid=current["metadata"]["uid"])
 
 
 def stop(name: str, directory: Path) -> None:
