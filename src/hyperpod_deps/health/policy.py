@@ -60,7 +60,9 @@ def decide(view: NodeView, faults: Sequence[Fault], recent: Recent, config: Poli
     memory, acknowledged = _acknowledged(memory, view)
     events: list[Event] = []
     fresh: list[Fault] = []
-    recent_after = dict(recent)
+    # Keys older than the window can never dedupe again: forgetting them bounds the memory.
+    recent_after = {key: seen for key, seen in recent.items()
+                    if (now - seen).total_seconds() < config.dedupe_window_seconds}
     for fault in faults:
         fault = _escalated(fault, memory, view.boot_id, config)
         if fault.action in CONDITION_ACTIONS:
