@@ -14,7 +14,7 @@ import click
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.health import settings as agent_settings
 from hyperpod_deps.health.logs import JsonLog
-from hyperpod_deps.health.rules import RuleError
+from hyperpod_deps.health.rules import RuleError, RuleSet
 from hyperpod_deps.health.runner import Agent
 from hyperpod_deps.health.writer import Backoff
 from hyperpod_deps.kube.client import Kube
@@ -32,8 +32,11 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
     log = JsonLog()
     try:
         settings = agent_settings.load(config_file)
+        rules = RuleSet.load(settings.extra_rule_files)  # before waiting for the API server
     except agent_settings.SettingsError as error:
         _fail(log, str(error), ExitCode.USAGE)
+    except RuleError as error:
+        _fail(log, f"bad rules: {error}", ExitCode.USAGE)
     # Only a flag and the agent's reentrant stop: a signal handler must take no lock the
     # interrupted code may hold.
     stop: list[bool] = []
@@ -49,10 +52,7 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
     kube = _connect(kubeconfig, settings.writer.max_backoff_seconds, stop, log)
     if kube is None:
         return
-    try:
-        holder.append(Agent(settings, kube, log))
-    except RuleError as error:
-        _fail(log, f"bad rules: {error}", ExitCode.USAGE)
+    holder.append(Agent(settings, kube, log, rules=rules))
     if stop:
         holder[0].stop()
     try:

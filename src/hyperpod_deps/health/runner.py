@@ -43,11 +43,13 @@ _STOP = object()
 
 class Agent:
     def __init__(self, settings: Settings, kube: Kube, log: JsonLog | None = None, clock: Clock = utc_now,
-                 boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id")) -> None:
+                 boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id"),
+                 rules: RuleSet | None = None) -> None:
         self.settings, self.kube, self.clock = settings, kube, clock
         self.log = log or JsonLog()
         self.metrics = Metrics()
-        self.rules = RuleSet.load(settings.extra_rule_files)  # RuleError: the agent cannot start
+        # RuleError: the agent cannot start.
+        self.rules = rules if rules is not None else RuleSet.load(settings.extra_rule_files)
         self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.boot_id_file = boot_id_file
