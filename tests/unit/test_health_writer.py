@@ -23,3 +23,4 @@ def test_the_oldest_that_quarantine_nothing_go_first() -> None:
 def test_a_quarantine_is_never_dropped_even_over_the_limit() -> None:
     faults = [fault(Action.REPLACE, i) for i in range(4)] + [fault(Action.EVENT, 4)]
     assert shed(faults, 2) == [0, 1, 2, 3]
+

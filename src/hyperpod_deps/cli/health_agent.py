@@ -13,7 +13,7 @@ import click
 
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.health import settings as agent_settings
-from hyperpod_deps.health.logs import JsonLog
+from hyperpod_deps.health.logs import JsonLog, route_python_logging
 from hyperpod_deps.health.rules import RuleError, RuleSet
 from hyperpod_deps.health.runner import Agent
 from hyperpod_deps.health.writer import Backoff
@@ -30,6 +30,7 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
     """Watch this node's kernel log and accelerators; mark the node (labels, taint, conditions,
     events) when a rule finds a fault. The node is $NODE_NAME. Runs until SIGTERM."""
     log = JsonLog()
+    route_python_logging(log)
     try:
         settings = agent_settings.load(config_file)
         rules = RuleSet.load(settings.extra_rule_files)  # before waiting for the API server
