@@ -30,6 +30,7 @@ import yaml
 
 from hyperpod_deps.core import wire
 from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.kube.errors import KubeError
 from hyperpod_deps.kube.nodes import NODE, node_events, node_snapshot
 from hyperpod_deps.localcluster import cluster
 from hyperpod_deps.localcluster.nodespec import from_pairs
@@ -55,6 +56,12 @@ class Watcher(threading.Thread):
         self.seen: queue.Queue[tuple[float, str | None, bool]] = queue.Queue()
 
     def run(self) -> None:
+        try:
+            self._watch()
+        except KubeError:
+            return  # the cluster went down at the end of the run
+
+    def _watch(self) -> None:
         version = node_snapshot(self.kube, self.node).resource_version
         while True:
             for event in node_events(self.kube, self.node, version):

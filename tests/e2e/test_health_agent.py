@@ -7,11 +7,16 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hyperpod_deps.core import wire
+from hyperpod_deps.core.nodestate import Condition, NodeUpdate
+from hyperpod_deps.kube.client import Kube as KubeClient
+from hyperpod_deps.kube.nodes import get_node, update_node
 from hyperpod_deps.localcluster import cluster
 from hyperpod_deps.localcluster.nodespec import from_pairs
 from hyperpod_deps.toolchain.helm import kubectl_path
@@ -42,10 +47,20 @@ REBOOT = wire.UNSCHEDULABLE_PENDING_REBOOT
 XID74_REBOOTS = {"source": "kmsg", "rules": [{"id": "xid-74", "action": "reboot", "escalation": "replace"}]}
 
 
+@dataclass
 class World:
-    def __init__(self, name: str, kube: Kube, kubeconfig: Path, workdir: Path) -> None:
-        self.name, self.kube, self.kubeconfig, self.workdir = name, kube, kubeconfig, workdir
-        self.count = 0
+    """This module's cluster: its name, kubectl as admin, and the agents' kubeconfig."""
+
+    name: str
+    kube: Kube
+    admin: Path
+    kubeconfig: Path  # the chart's ServiceAccount
+    workdir: Path
+    count: int = 0
+
+    def node_name(self) -> str:
+        self.count += 1
+        return f"health-node-{self.count}"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +73,7 @@ def world(control_plane_binaries: ControlPlaneBinaries,
     try:
         kube = Kube((str(kubectl_path()), "--kubeconfig", str(admin)))
         install_agent_rbac(kube)
-        yield World(name, kube, agent_kubeconfig(kube, admin, workdir / "agent.kubeconfig"), workdir)
+        yield World(name, kube, admin, agent_kubeconfig(kube, admin, workdir / "agent.kubeconfig"), workdir)
     finally:
         cluster.down(name, purge=True)
 
@@ -74,8 +89,7 @@ def fleet(world: World) -> Iterator[Fleet]:
     def make(count: int, platform: str = "generic", rules: tuple[dict[str, object], ...] = ()) -> list[Agent]:
         agents = []
         for _ in range(count):
-            world.count += 1
-            node = f"health-node-{world.count}"
+            node = world.node_name()
             create_node(world.kube, node)
             agents.append(Agent(node, world.workdir / node, world.kubeconfig, platform, list(rules)))
         made.extend(agents)
@@ -262,3 +276,29 @@ def test_the_service_account_may_do_no_more_than_the_agent_needs(world: World) -
     for denied in (("patch", "nodes"), ("delete", "nodes"), ("create", "pods"), ("get", "secrets"),
                    ("patch", "nodes/status"), ("delete", "events.events.k8s.io")):
         assert not can(*denied), denied
+
+
+def test_a_write_from_a_stale_copy_is_decided_again_on_the_fresh_node(world: World) -> None:
+    """kube/nodes.py: the compare-and-swap meets a newer node, reads it and decides again."""
+    name = world.node_name()
+    create_node(world.kube, name)
+    seen: list[str | None] = []
+
+    def decide(node: dict[str, Any]) -> NodeUpdate:
+        seen.append(node["metadata"]["labels"].get("person"))
+        return NodeUpdate(labels={"agent": "yes"}, conditions=(Condition("Probe", "True", "Seen", "m"),))
+
+    try:
+        with KubeClient.connect(world.admin) as client:
+            stale = get_node(client, name)
+            world.kube.run("label", "node", name, "person=was-here")
+            written, requests = update_node(client, name, decide, lambda: "2026-01-01T00:00:00Z", node=stale)
+        assert seen == [None, "was-here"]
+        assert requests == 4  # the refused PUT, the read, the node PUT, the status PUT
+        assert {"person": "was-here", "agent": "yes"}.items() <= written["metadata"]["labels"].items()
+        node = NodeState.of(world.kube, name)
+        assert node.labels["person"] == "was-here"
+        assert node.conditions["Probe"]["status"] == "True"
+        assert node.conditions["Ready"]["status"] == "True"
+    finally:
+        world.kube.delete("node", [name])
