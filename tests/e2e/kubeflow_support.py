@@ -25,9 +25,9 @@ TRAINING_CRDS = ("paddlejobs.kubeflow.org", "pytorchjobs.kubeflow.org", "tfjobs.
                  "xgboostjobs.kubeflow.org")
 MPI_CRD = "mpijobs.kubeflow.org"
 # Where the fixtures run the operators: the training operator's webhook Secret, the MPI
-# operator's leader-election Lease.
-TRAINING_OPERATOR_NAMESPACE = "kubeflow"
-MPI_LOCK_NAMESPACE = "mpi-operator"
+# operator's leader-election Lease. Not "kubeflow": other e2e tests create and delete that one.
+TRAINING_OPERATOR_NAMESPACE = "e2e-training-operator"
+MPI_LOCK_NAMESPACE = "e2e-mpi-operator"
 SMALL = {"requests": {"cpu": "100m", "memory": "64Mi"}}
 
 

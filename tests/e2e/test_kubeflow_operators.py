@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from hyperpod_deps.localcluster import operators
+from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.localcluster.operators import RunningOperator, TrainingOperator
 from tests.e2e.kube_support import ApiObject, Kube
 from tests.e2e.kubeflow_support import (
@@ -72,6 +75,27 @@ def test_a_deleted_worker_pod_is_recreated(
     assert job is not None and condition_status(job, "Running") == "True"
 
 
+def test_kubectl_scale_adds_a_worker_through_the_scale_subresource(
+        training_operator: TrainingOperator, kube: Kube, fresh_namespace: Callable[[str], str]) -> None:
+    """Upstream's PyTorchJob CRD has a scale subresource on its Worker replicas (used by
+    `kubectl scale` and by the HorizontalPodAutoscaler the operator makes for elastic jobs)."""
+    namespace = fresh_namespace("kubeflow-e2e-scale")
+    _running_pytorchjob(kube, "gpt", namespace)
+
+    kube.run("scale", "pytorchjob", "gpt", "--replicas=3", "--namespace", namespace)
+
+    pods = poll(lambda: job_pods(kube, "gpt", namespace),
+                lambda pods: phases_by_role(pods).get("worker") == ["Running"] * 3,
+                "a third Running worker after the scale", JOB_TIMEOUT_SECONDS)
+    assert "gpt-worker-2" in {p["metadata"]["name"] for p in pods}
+    scale = json.loads(kube.run("get", "--raw", f"/apis/kubeflow.org/v1/namespaces/{namespace}"
+                                "/pytorchjobs/gpt/scale").stdout)
+    assert scale["spec"]["replicas"] == 3
+    assert scale["status"]["selector"] == ("training.kubeflow.org/job-name=gpt,training.kubeflow.org/"
+                                           "operator-name=pytorchjob-controller,"
+                                           "training.kubeflow.org/replica-type=worker")
+
+
 def test_the_webhook_on_loopback_rejects_an_invalid_job(
         training_operator: TrainingOperator, kube: Kube, fresh_namespace: Callable[[str], str]) -> None:
     namespace = fresh_namespace("kubeflow-e2e-webhook")
@@ -80,8 +104,12 @@ def test_the_webhook_on_loopback_rejects_an_invalid_job(
     refused = kube.run("create", "-f", "-", stdin=json.dumps(invalid), check=False)
 
     assert refused.returncode != 0
-    assert 'admission webhook "validator.pytorchjob.training-operator.kubeflow.org" denied' in refused.stderr
+    assert 'admission webhook "local.pytorchjob.training-operator.kubeflow.org" denied' in refused.stderr
     assert kube.get("pytorchjob", "no-pytorch-container", namespace) is None
+    # The rotator accepted the certificates we made (it did not make its own, which the
+    # webhook server, reading ours, would not serve).
+    log = training_operator.log.read_text()
+    assert "no cert refresh needed" in log and "refreshing CA and server certs" not in log
 
 
 def test_a_job_in_a_hyperpod_namespace_runs(
@@ -135,3 +163,15 @@ def test_the_training_operator_leaves_mpijobs_to_the_mpi_operator(
     assert '"controller": "pytorchjob-controller"' in log
     assert "mpijob" not in log.lower()
     assert "mpijob" not in training_operator.schemes
+
+
+def test_a_second_operator_from_the_same_folder_is_refused(
+        training_operator: TrainingOperator, mpi_operator: RunningOperator,
+        local_cluster: ClusterStatus) -> None:
+    assert local_cluster.kubeconfig is not None
+    kubeconfig, folder = Path(local_cluster.kubeconfig), local_cluster.state_dir
+    with pytest.raises(operators.OperatorAlreadyRunning, match=f"pid {training_operator.pid}"):
+        operators.start_training_operator(kubeconfig, folder)
+    with pytest.raises(operators.OperatorAlreadyRunning, match=f"pid {mpi_operator.pid}"):
+        operators.start_mpi_operator(kubeconfig, folder)
+    assert operators.running(operators.TRAINING_OPERATOR, folder) == training_operator.pid
