@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(CACHE)/checkov-$(CHECKOV_VERSION)
 CHART := helm_chart/HyperPodHelmChart
 
-.PHONY: help setup tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold generate clean
+.PHONY: help setup tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold bench-auto-restart generate clean
 
 help:
 	@echo "make demo       a local cluster with simulated HyperPod nodes, the chart installed, and which component runs where"
@@ -74,6 +74,12 @@ bench: $(BIN)/.installed control-plane
 	$(BIN)/python benchmarks/warm_cluster_up.py --runs 5
 	$(BIN)/python benchmarks/scale.py --nodes 100
 	$(BIN)/python benchmarks/scale.py --nodes 1000
+
+# Job auto-restart with the real training operator: 10 jobs, then 500 jobs on 2,000 nodes with a
+# burst of 50 node faults (about 15 minutes on two cores): benchmarks/README.md.
+bench-auto-restart: $(BIN)/.installed control-plane operators
+	$(BIN)/python benchmarks/auto_restart.py --node ml.p5.48xlarge=10 --jobs 10 --rounds 10 --burst 1
+	$(BIN)/python benchmarks/auto_restart.py --nodes benchmarks/nodes/2000.yaml --jobs 500 --workers 1 --rounds 1 --burst 50
 
 # Cold cluster up, every binary built with empty Go caches (about 30 minutes).
 bench-cold: $(BIN)/.installed

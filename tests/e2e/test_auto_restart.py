@@ -9,6 +9,7 @@ health agent does (label + taint) and watch jobs come back.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hyperpod_deps.localcluster.cluster import ClusterStatus
+from hyperpod_deps.localcluster.nodespec import InstanceGroup, node_object
 from hyperpod_deps.localcluster.operators import RunningOperator, TrainingOperator
 from tests.e2e import autorestart_support as ar
 from tests.e2e.helm_support import HelmCli
@@ -263,6 +265,60 @@ def test_a_job_that_cannot_be_resumed_gets_an_event_saying_what_to_change(
     ]
     assert ar.uids(ar.pods_of(kube, "never", namespace)) == ar.uids(before)
     assert ar.COUNT not in ar.job_annotations(kube, "pytorchjob", "never", namespace)
+
+
+@pytest.fixture
+def spare_node(kube: Kube) -> Iterator[str]:
+    """A node of its own for a test that deletes it (the session's nodes are shared)."""
+    name = f"ar-e2e-spare-{os.getpid()}"
+    group = InstanceGroup("spare", "ml.p5.48xlarge", 1, "us-west-2a")
+    kube.create(node_object(name, group, "us-west-2"))
+    poll(
+        lambda: kube.get("node", name),
+        lambda node: (
+            node is not None
+            and any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in node.get("status", {}).get("conditions", [])
+            )
+        ),
+        f"node {name} Ready",
+        60,
+    )
+    yield name
+    kube.delete("node", [name])
+
+
+def test_a_job_whose_node_is_deleted_comes_back_elsewhere(
+    controllers: ar.Controllers, kube: Kube, fresh_namespace: Callable[[str], str], spare_node: str
+) -> None:
+    namespace = fresh_namespace("ar-e2e-deleted")
+    job = ar.resumable_pytorchjob("orphan", namespace)
+    for spec in job["spec"]["pytorchReplicaSpecs"].values():  # drawn to the spare node, not bound to it
+        spec["template"]["spec"]["affinity"]["nodeAffinity"][
+            "preferredDuringSchedulingIgnoredDuringExecution"
+        ] = [
+            {
+                "weight": 100,
+                "preference": {
+                    "matchExpressions": [
+                        {"key": "kubernetes.io/hostname", "operator": "In", "values": [spare_node]}
+                    ]
+                },
+            }
+        ]
+    kube.create(job)
+    before = ar.wait_running(kube, "orphan", namespace, 3)
+    assert ar.nodes_of(before) == {spare_node}
+
+    kube.delete("node", [spare_node])
+    restarted(kube, "orphan", namespace, before, 3, {spare_node})
+
+    assert ar.job_annotations(kube, "pytorchjob", "orphan", namespace)[ar.COUNT] == "1"
+    message = next(e for e in ar.job_events(kube, "orphan", namespace) if e["reason"] == "AutoRestart")[
+        "message"
+    ]
+    assert f"NodeDeleted on node {spare_node}" in message
 
 
 def test_killed_mid_restart_the_restart_is_finished_once_and_counted_once(

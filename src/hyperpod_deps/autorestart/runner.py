@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hyperpod_deps.autorestart.actions import NotLeader
 from hyperpod_deps.autorestart.logs import configure, log
 from hyperpod_deps.autorestart.metrics import Heartbeat, Metrics, serve
 from hyperpod_deps.autorestart.settings import ControllerSettings
@@ -117,6 +118,8 @@ def _lead(
         while not stop.is_set() and elector.is_leader():
             heartbeat.beat()
             term.step(LOOP_SECONDS)
+    except NotLeader:
+        pass  # an action found the Lease gone: the term ends here, logged below
     finally:
         term.close()
     if not stop.is_set():

@@ -107,10 +107,18 @@ def _wrapped(text: str, indent: str) -> list[str]:
 
 
 @jobs_group.command("controller")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Settings file (YAML, the chart's ConfigMap) [default: built-in defaults].")
-@click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="kubeconfig [default: $KUBECONFIG, ~/.kube/config, else the pod's service account].")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (YAML, the chart's ConfigMap) [default: built-in defaults].",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="kubeconfig [default: $KUBECONFIG, ~/.kube/config, else the pod's service account].",
+)
 def controller_command(config: Path | None, kubeconfig: Path | None) -> None:
     """Run the auto-restart controller until SIGTERM or SIGINT (the in-cluster entry point).
 
