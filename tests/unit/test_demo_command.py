@@ -1,5 +1,6 @@
 """The demo's pure parts: the helm command it prints and runs, the wait for readiness (with a
-fake clock and canned API answers), and the text it prints at the end."""
+fake clock and canned API answers), and the text it prints at the end (with and without the
+auto-resume story)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hyperpod_deps.cli.demo import (
+    LOCAL_CLUSTER_VALUES,
     POLL_SECONDS,
     DemoResult,
     KubectlFailed,
@@ -19,8 +21,10 @@ from hyperpod_deps.cli.demo import (
     render,
     wait_ready,
 )
+from hyperpod_deps.cli.demo_resume import ResumeStory, render_story
 from hyperpod_deps.localcluster.placement import ApiObject, placement
 from tests.unit.test_demo_placement import daemonset, deployment, node, pod, replicaset
+from tests.unit.test_demo_resume import a_story
 
 
 class FakeClock:
@@ -51,15 +55,22 @@ class Answers:
         return list(answer)
 
 
-def test_a_fresh_cluster_gets_the_documented_install_command() -> None:
+def test_a_fresh_cluster_gets_the_documented_install_command_on_the_generic_platform() -> None:
     argv = helm_argv(Path("/cache/helm"), "helm_chart/HyperPodHelmChart", Path("/k/kubeconfig"), reused=False)
     assert argv == ["/cache/helm", "install", "dependencies", "helm_chart/HyperPodHelmChart",
-                    "--namespace", "kube-system", "--kubeconfig", "/k/kubeconfig"]
+                    "--namespace", "kube-system", "--set", "global.platform=generic",
+                    "--kubeconfig", "/k/kubeconfig"]
 
 
-def test_a_reused_cluster_gets_an_upgrade_that_also_installs() -> None:
+def test_the_one_extra_value_is_the_generic_platform() -> None:
+    # No HyperPod control plane runs locally: the open agent and the controller must act.
+    assert LOCAL_CLUSTER_VALUES == ("--set", "global.platform=generic")
+
+
+def test_a_reused_cluster_gets_an_upgrade_that_also_installs_with_the_same_values() -> None:
     argv = helm_argv(Path("/cache/helm"), "chart", Path("/k"), reused=True)
     assert argv[1:5] == ["upgrade", "--install", "dependencies", "chart"]
+    assert argv[-4:] == ["--set", "global.platform=generic", "--kubeconfig", "/k"]
 
 
 def test_chart_is_named_as_the_readme_does_when_run_from_the_checkout(tmp_path: Path) -> None:
@@ -119,7 +130,8 @@ def test_wait_does_not_take_no_workloads_for_ready() -> None:
         wait_ready(Answers([]), 10, lambda _: None, clock, clock.sleep)
 
 
-def _result(reused: bool = False, cluster: str = "hyperpod-local") -> DemoResult:
+def _result(reused: bool = False, cluster: str = "hyperpod-local",
+            story: ResumeStory | None = None) -> DemoResult:
     objects = [daemonset("nvidia", "nvidia-device-plugin", desired=1), pod("n1", "DaemonSet", "nvidia", "p5"),
                deployment("op", "trainingOperators"), replicaset("op-1", "op"),
                pod("o", "ReplicaSet", "op-1", "p5")]
@@ -127,7 +139,7 @@ def _result(reused: bool = False, cluster: str = "hyperpod-local") -> DemoResult
                       {"trainingOperators": "training-operators"})
     return DemoResult(cluster, "https://127.0.0.1:6443", Path("/c/kubeconfig"), reused, "helm install ...",
                       Path("/bin/helm-3/helm"), Path("/bin/kubectl-1/kubectl"), where,
-                      {"cluster": 10.0, "install": 3.0, "ready": 7.5})
+                      {"cluster": 10.0, "install": 3.0, "ready": 7.5}, story)
 
 
 def test_render_shows_each_workload_and_what_runs_on_each_node() -> None:
@@ -159,6 +171,18 @@ def test_render_of_a_stopped_or_reused_cluster() -> None:
     assert "The cluster is stopped (--down). `hyperpod-deps demo --name mine` starts it again." in stopped
     assert "KUBECONFIG" not in stopped
     assert "Release dependencies upgraded" in render(_result(reused=True), kept=True)
+
+
+def test_render_tells_the_story_between_the_timings_and_the_next_steps() -> None:
+    story = a_story()
+    text = render(_result(story=story), kept=True)
+    told = render_story(story)
+    assert told in text
+    assert text.index("all ready 7.5s") < text.index(told) < text.index("The cluster keeps running")
+
+
+def test_render_without_a_story_says_nothing_of_one() -> None:  # --no-fault
+    assert "Auto-resume" not in render(_result(), kept=True)
 
 
 def test_a_bad_cluster_name_is_a_usage_error() -> None:
