@@ -331,7 +331,8 @@ def test_no_fault_skips_the_story_and_down_leaves_no_process_running(
     run, before = last_run
     assert run.result.exit_code == 0, run.result.output
     assert "Auto-resume:" not in run.result.stdout
-    assert "[5/6]" not in run.result.stderr
+    assert "[5/6] and [6/6] skipped (--no-fault)" in run.result.stderr
+    assert "submitting PyTorchJob" not in run.result.stderr
     assert "The cluster is stopped (--down)" in run.result.stdout
     assert run.status.stopped
     assert len([name for name in before if name.startswith("standin-")]) == 5

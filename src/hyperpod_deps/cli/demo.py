@@ -172,7 +172,9 @@ def run_demo(name: str, chart: Path, timeout_seconds: float, progress: Progress,
     where = placement(cluster_api.release_objects("daemonsets,deployments,replicasets,pods"),
                       cluster_api.items("nodes"), names)
     story = None
-    if fault:
+    if not fault:
+        progress("[5/6] and [6/6] skipped (--no-fault): no job and no fault this time")
+    else:
         progress("[5/6] a training job that opted in to auto-resume, and a GPU fault under it")
         story = run_story(status.kubeconfig, Layout.for_cluster(name), timeout_seconds, progress)
         progress("[6/6] the node is quarantined and the job runs again on healthy nodes")

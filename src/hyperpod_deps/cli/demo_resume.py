@@ -272,8 +272,18 @@ def job_events(kube: Kube, job: Manifest) -> list[str]:
     uid = job["metadata"]["uid"]
     events = [e for e in kube.list(event_type, DEMO_NAMESPACE)
               if (e.get("regarding") or {}).get("uid") == uid]
-    events.sort(key=lambda e: str(e.get("eventTime") or e["metadata"].get("creationTimestamp")))
+    events.sort(key=_event_time)
     return [f"{e.get('type')} {e.get('reason')}: {e.get('note', '')}" for e in events]
+
+
+def _event_time(event: Manifest) -> datetime:
+    """eventTime has microseconds, older-style events only whole seconds: compare as times."""
+    stamp = str(event.get("eventTime") or event.get("deprecatedLastTimestamp")
+                or event["metadata"].get("creationTimestamp") or "1970-01-01T00:00:00Z")
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.fromtimestamp(0, UTC)
 
 
 def _tainted(node: Manifest) -> bool:
