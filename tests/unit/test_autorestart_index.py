@@ -149,3 +149,31 @@ def test_job_view_reads_the_opt_in_the_budget_and_the_end() -> None:
     broken = job()
     broken["spec"]["pytorchReplicaSpecs"]["Worker"]["restartPolicy"] = "Never"
     assert "restartPolicy" in job_view(broken).blocking[0]
+
+
+def versioned(rv: str, marker: str) -> dict[str, Any]:
+    obj = job()
+    obj["metadata"].update(resourceVersion=rv, annotations={"state": marker})
+    return obj
+
+
+def test_watch_events_older_than_our_own_write_are_ignored_until_the_write_comes_through() -> None:
+    index = ClusterIndex()
+    index.change_job("ADDED", versioned("10", "in-progress"))
+    index.own_write(versioned("12", "done"))
+    # The watch still delivers the version before our write: it must not bring "in-progress" back.
+    assert index.change_job("MODIFIED", versioned("11", "in-progress")) == set()
+    assert index.jobs[("PyTorchJob", "team", "train")]["metadata"]["annotations"]["state"] == "done"
+    # Our own write arrives through the watch; from then on every event is newer and is taken.
+    assert index.change_job("MODIFIED", versioned("12", "done"))
+    assert index.change_job("MODIFIED", versioned("13", "edited by a person"))
+    assert index.jobs[("PyTorchJob", "team", "train")]["metadata"]["annotations"]["state"] == \
+        "edited by a person"
+
+
+def test_a_relist_supersedes_an_awaited_write() -> None:
+    index = ClusterIndex()
+    index.own_write(versioned("12", "done"))
+    index.resync_jobs("PyTorchJob", [versioned("15", "relisted")])
+    assert index.change_job("MODIFIED", versioned("16", "later"))
+    assert index.jobs[("PyTorchJob", "team", "train")]["metadata"]["annotations"]["state"] == "later"

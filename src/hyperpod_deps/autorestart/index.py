@@ -84,22 +84,43 @@ class ClusterIndex:
         self._deleted: dict[str, Fault] = {}
         self._intermediate: dict[str, str] = {}  # batch Job uid -> training job uid
         self._nodes_listed = False
+        # Job uid -> resourceVersion of our own last write, until the watch delivers it. Watch
+        # events arrive in order, so anything the watch sends before it is older than what we
+        # hold: taking it would bring back, say, a restart record still marked in progress.
+        self._awaited_writes: dict[str, str] = {}
 
     # Jobs ---------------------------------------------------------------------------------
 
     def resync_jobs(self, kind: str, items: Iterable[Manifest]) -> set[JobKey]:
         fresh = {job_key(item): item for item in items}
+        for item in fresh.values():  # a new list is newer than any write we made before it
+            self._awaited_writes.pop(_uid(item), None)
         for key in [k for k in self.jobs if k[0] == kind and k not in fresh]:
             self._forget_job(key)
         for item in fresh.values():
             self.change_job("ADDED", item)
         return set(fresh)
 
+    def own_write(self, obj: Manifest) -> set[JobKey]:
+        """The job as our own write left it: newer than anything the watch has sent so far."""
+        self._awaited_writes[_uid(obj)] = str(obj["metadata"].get("resourceVersion", ""))
+        return self._store_job(obj)
+
     def change_job(self, event: str, obj: Manifest) -> set[JobKey]:
         key = job_key(obj)
         if event == DELETED:
+            self._awaited_writes.pop(_uid(obj), None)
             self._forget_job(key)
             return set()
+        awaited = self._awaited_writes.get(_uid(obj))
+        if awaited is not None:
+            if str(obj["metadata"].get("resourceVersion", "")) != awaited:
+                return set()  # from before our write: stale
+            del self._awaited_writes[_uid(obj)]
+        return self._store_job(obj)
+
+    def _store_job(self, obj: Manifest) -> set[JobKey]:
+        key = job_key(obj)
         self.jobs[key] = obj
         self._job_by_uid[str(obj["metadata"].get("uid", ""))] = key
         return {key}
@@ -240,3 +261,7 @@ def _pod_info(pod: Manifest, signals: frozenset[int], now: float) -> PodInfo:
         terminal=status.get("phase") in ("Succeeded", "Failed"),
         signal_faults=tuple(pod_signal_faults(pod, signals, now)),
     )
+
+
+def _uid(obj: Manifest) -> str:
+    return str((obj.get("metadata") or {}).get("uid", ""))

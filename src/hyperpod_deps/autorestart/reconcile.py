@@ -69,7 +69,10 @@ class Reconciler:
             written = future.result()  # NotLeader passes through: the term ends
         except Conflict:
             fresh = self._actor.refresh(job)
-            self._index.change_job("MODIFIED" if fresh else DELETED, fresh or job)
+            if fresh is None:
+                self._index.change_job(DELETED, job)
+            else:
+                self._index.own_write(fresh)  # read after the watch's events: newer than they are
             return fresh is not None
         except KubeError as error:
             log(
@@ -83,7 +86,7 @@ class Reconciler:
             self._schedule(self._wall() + RETRY_SECONDS, key)
             return False
         if written is not None:
-            self._index.change_job("MODIFIED", written)
+            self._index.own_write(written)
         return False
 
     def _decide(self, key: JobKey) -> Decision | None:
