@@ -12,7 +12,7 @@ CHART := helm_chart/HyperPodHelmChart
 .PHONY: help setup tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold bench-auto-restart generate clean
 
 help:
-	@echo "make demo       a local cluster with simulated HyperPod nodes, the chart installed, and which component runs where"
+	@echo "make demo       a local cluster with simulated HyperPod nodes, the chart installed, which component runs where, and a training job brought back after a GPU fault"
 	@echo "make plan       what an install of the chart creates, per component (the main job, no cluster needed)"
 	@echo "make test       everything CI runs: static checks and the whole test suite"
 	@echo "make check      ruff, mypy, import layers, yamllint, generated files up to date"
