@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from hyperpod_deps.core import wire
+from hyperpod_deps.localcluster import kubeconfig
 from hyperpod_deps.localcluster.processes import free_port
 from tests.e2e.kube_support import ApiObject, Kube
 from tests.e2e.kubeflow_support import mpijob, pytorchjob
@@ -172,19 +173,8 @@ def token_kubeconfig(kube: Kube, admin_kubeconfig: Path, target: Path) -> Path:
     """A kubeconfig that authenticates as the chart's ServiceAccount (a TokenRequest token), so the
     controller has exactly the chart's RBAC."""
     token = kube.run("create", "token", FULLNAME, "--namespace", NAMESPACE, "--duration", "3h").stdout.strip()
-    admin = yaml.safe_load(admin_kubeconfig.read_text())
-    cluster = admin["clusters"][0]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster],
-        "users": [{"name": "controller", "user": {"token": token}}],
-        "contexts": [{"name": "controller", "context": {"cluster": cluster["name"], "user": "controller"}}],
-        "current-context": "controller",
-    }
-    target.write_text(yaml.safe_dump(config))
-    target.chmod(0o600)
-    return target
+    user = f"system:serviceaccount:{NAMESPACE}:{FULLNAME}"
+    return kubeconfig.with_token(admin_kubeconfig, user, token, target)
 
 
 def chart_settings(kube: Kube) -> dict[str, Any]:

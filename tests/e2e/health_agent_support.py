@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from hyperpod_deps.core import wire
+from hyperpod_deps.localcluster import kubeconfig
 from hyperpod_deps.localcluster.nodespec import InstanceGroup, node_object
 from hyperpod_deps.localcluster.processes import control_plane_env, free_port
 from hyperpod_deps.toolchain.helm import helm_path
@@ -63,12 +64,8 @@ def install_agent_rbac(kube: Kube, platform: str = "generic") -> None:
 def agent_kubeconfig(kube: Kube, admin: Path, target: Path) -> Path:
     """A kubeconfig that authenticates as the agent's ServiceAccount (a TokenRequest token)."""
     token = kube.run("create", "token", SERVICE_ACCOUNT, "--namespace", NAMESPACE, "--duration", "2h").stdout
-    config = yaml.safe_load(admin.read_text())
-    config["users"] = [{"name": SERVICE_ACCOUNT, "user": {"token": token.strip()}}]
-    config["contexts"][0]["context"]["user"] = SERVICE_ACCOUNT
-    target.write_text(yaml.safe_dump(config))
-    target.chmod(0o600)
-    return target
+    return kubeconfig.with_token(admin, f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}", token.strip(),
+                                 target)
 
 
 def create_node(kube: Kube, name: str, boot_id: str = "boot-1") -> None:
