@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hyperpod_deps.health.cursors import CursorStore, FileCursor, KmsgCursor
-from hyperpod_deps.health.watchers import MAX_LINE, KmsgFile, KmsgReader, LogTailer
+from hyperpod_deps.health.watchers import MAX_LINE, READ_CHUNK, KmsgFile, KmsgReader, LogTailer
 
 
 def append(path: Path, data: bytes) -> None:
@@ -220,3 +220,19 @@ def test_the_real_kmsg_device_starts_at_the_end_and_sees_a_new_record() -> None:
         assert any(marker.encode() in r for r in records)
     finally:
         device.close()
+
+
+def test_a_burst_larger_than_a_chunk_reports_a_backlog_until_it_is_read(log: Path) -> None:
+    tailer = LogTailer(log, None)
+    line = b"x" * 99 + b"\n"
+    append(log, line * (2 * READ_CHUNK // len(line) + 10))
+    reads = 0
+    lines: list[bytes] = []
+    while True:
+        lines += tailer.read()
+        reads += 1
+        if not tailer.backlog:
+            break
+    assert reads == 3  # two full chunks, then the rest
+    assert len(lines) == 2 * READ_CHUNK // len(line) + 10
+    assert tailer.read() == [] and not tailer.backlog

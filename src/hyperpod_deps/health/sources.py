@@ -35,6 +35,7 @@ class Detected:
     faults: tuple[Fault, ...]
     read_at: float  # time.monotonic() when the records were read
     cursor: Cursor | None = None
+    backlog: bool = False  # more is waiting: read again without pausing
 
 
 class Monitor(Protocol):
@@ -81,7 +82,7 @@ class SourceThread(threading.Thread):
                 self.stop.wait(max(self.pause, 1.0))
             if result is not None:
                 self.inbox.put(result)
-            if self.pause:
+            if self.pause and not (isinstance(result, Detected) and result.backlog):
                 self.stop.wait(self.pause)
 
 
@@ -95,7 +96,7 @@ def file_turn(tailer: LogTailer, classifier: KernelClassifier, clock: Clock) -> 
             return None
         last[0] = tailer.cursor
         faults = classifier.faults(records, clock())
-        return Detected(str(tailer.path), tuple(faults), read_at, tailer.cursor)
+        return Detected(str(tailer.path), tuple(faults), read_at, tailer.cursor, tailer.backlog)
     return turn
 
 

@@ -33,6 +33,7 @@ class LogTailer:
         self._offset = 0  # bytes consumed through the last complete line
         self._pending = b""  # a line still being written
         self._draining: list[bytes] = []
+        self.backlog = False  # the last read stopped at READ_CHUNK with more to come
         self._start(saved)
 
     @property
@@ -56,7 +57,11 @@ class LogTailer:
             if current == self._identity and os.fstat(self._file.fileno()).st_size < self._offset:
                 self._file.seek(0)  # truncated (copytruncate): the file starts over
                 self._offset, self._pending = 0, b""
-            lines += self._lines(self._file.read(READ_CHUNK))
+            chunk = self._file.read(READ_CHUNK)
+            # A full chunk means more is waiting: the caller reads again at once instead of
+            # pausing, so a burst of lines is read at the parser's speed, not the poll's.
+            self.backlog = len(chunk) == READ_CHUNK
+            lines += self._lines(chunk)
         return lines
 
     def close(self) -> None:
