@@ -6,6 +6,7 @@ import click
 from hyperpod_deps import __version__
 from hyperpod_deps.cli.cluster import cluster_group
 from hyperpod_deps.cli.demo import demo_command
+from hyperpod_deps.cli.health import health_group
 from hyperpod_deps.cli.images import images_command
 from hyperpod_deps.cli.install import install_command, status_command, upgrade_command
 from hyperpod_deps.cli.lint import lint_command
@@ -21,7 +22,8 @@ def cli() -> None:
 
 
 for command in (lint_command, render_command, plan_command, images_command, preflight_command,
-                install_command, upgrade_command, status_command, cluster_group, demo_command):
+                install_command, upgrade_command, status_command, cluster_group, demo_command,
+                health_group):
     cli.add_command(command)
 
 

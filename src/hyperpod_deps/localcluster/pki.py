@@ -45,13 +45,13 @@ def ensure_pki(directory: Path) -> None:
     directory.chmod(0o700)
     if not (directory / "ca.crt").exists():
         _key(directory / "ca.key")
-        _openssl("req", "-x509", "-new", "-key", directory / "ca.key", "-days", "3650",
+        openssl("req", "-x509", "-new", "-key", directory / "ca.key", "-days", "3650",
                  "-subj", "/CN=hyperpod-deps-local-ca", "-out", directory / "ca.crt",
                  "-addext", "basicConstraints=critical,CA:TRUE",
                  "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature")
     if not (directory / "service-account.pub").exists():
         _key(directory / "service-account.key")
-        _openssl("pkey", "-in", directory / "service-account.key", "-pubout",
+        openssl("pkey", "-in", directory / "service-account.key", "-pubout",
                  "-out", directory / "service-account.pub")
     _signed(directory, "kube-apiserver", "/CN=kube-apiserver", "serverAuth",
             "subjectAltName=" + ",".join(SERVING_NAMES))
@@ -66,12 +66,12 @@ def _signed(directory: Path, name: str, subject: str, usage: str, extra: str = "
         return
     key, csr, ext = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.ext"
     _key(key)
-    _openssl("req", "-new", "-key", key, "-subj", subject, "-out", csr)
+    openssl("req", "-new", "-key", key, "-subj", subject, "-out", csr)
     lines = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment",
              f"extendedKeyUsage={usage}", extra]
     ext.write_text("\n".join(line for line in lines if line) + "\n")
     partial = directory / f".{name}.crt.partial"
-    _openssl("x509", "-req", "-in", csr, "-CA", directory / "ca.crt", "-CAkey", directory / "ca.key",
+    openssl("x509", "-req", "-in", csr, "-CA", directory / "ca.crt", "-CAkey", directory / "ca.key",
              "-set_serial", f"0x{secrets.token_hex(8)}",
              "-days", "825", "-extfile", ext, "-out", partial)
     partial.replace(crt)
@@ -81,11 +81,11 @@ def _signed(directory: Path, name: str, subject: str, usage: str, extra: str = "
 
 def _key(path: Path) -> None:
     if not path.exists():
-        _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path)
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path)
         path.chmod(0o600)
 
 
-def _openssl(*args: str | Path) -> None:
+def openssl(*args: str | Path) -> None:
     openssl = shutil.which("openssl")
     if not openssl:
         raise PkiError("the `openssl` command is not on PATH (Debian: apt-get install openssl)")

@@ -14,7 +14,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from hyperpod_deps.localcluster.layout import Layout
@@ -55,13 +55,15 @@ def require_free(ports: dict[str, int]) -> None:
                         "(ss -ltnp shows it) or leave the port out to have a free one chosen.")
 
 
-def start(component: str, argv: Sequence[str], layout: Layout) -> int:
+def start(component: str, argv: Sequence[str], layout: Layout, env: Mapping[str, str] | None = None,
+          pass_fds: Sequence[int] = ()) -> int:
+    """`env` adds to (or overrides) the environment; `pass_fds` stay open in the process."""
     layout.logs.mkdir(parents=True, exist_ok=True)
     layout.run.mkdir(parents=True, exist_ok=True)
     with layout.log_file(component).open("ab") as log:
         process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, cwd=layout.root, start_new_session=True,
-                                   env=control_plane_env())
+                                   env={**control_plane_env(), **(env or {})}, pass_fds=tuple(pass_fds))
     layout.pid_file(component).write_text(f"{process.pid} {_start_time(process.pid)}\n")
     return process.pid
 

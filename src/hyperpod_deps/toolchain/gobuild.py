@@ -42,6 +42,7 @@ class GoBinary:
     package: str
     version: str
     ldflags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # build tags, e.g. to leave out a cgo-only feature
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,11 @@ def go_environment() -> dict[str, str]:
 def build_command(go: str, binary: GoBinary, output: Path) -> list[str]:
     ldflags = " ".join(("-s", "-w", *binary.ldflags))
     return [go, "build", "-v", "-p", str(build_parallelism()), f"-ldflags={ldflags}",
-            "-o", str(output), binary.package]
+            *_tags_flag(binary), "-o", str(output), binary.package]
+
+
+def _tags_flag(binary: GoBinary) -> list[str]:
+    return [f"-tags={','.join(binary.tags)}"] if binary.tags else []
 
 
 def ensure_built(module: ScratchModule, progress: Progress) -> dict[str, Path]:
@@ -126,7 +131,7 @@ def _build_one(module: ScratchModule, go: str, binary: GoBinary, progress: Progr
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     log = module.directory / "logs" / f"{binary.tool}.log"
     started = time.monotonic()
-    total = _package_count(go, module.directory, binary.package)
+    total = _package_count(go, module.directory, binary)
     progress(f"building {binary.tool} {binary.version} ({total or 'unknown number of'} packages; log: {log})")
     try:
         _run_logged(build_command(go, binary, partial), module.directory, log,
@@ -138,9 +143,10 @@ def _build_one(module: ScratchModule, go: str, binary: GoBinary, progress: Progr
     progress(f"built {binary.tool} {binary.version} in {_elapsed(started)}: {target}")
 
 
-def _package_count(go: str, directory: Path, package: str) -> int | None:
+def _package_count(go: str, directory: Path, binary: GoBinary) -> int | None:
     """How many packages the binary needs, so progress can say how far along the build is."""
-    listed = subprocess.run([go, "list", "-deps", package], cwd=directory, env=go_environment(),
+    listed = subprocess.run([go, "list", "-deps", *_tags_flag(binary), binary.package],
+                            cwd=directory, env=go_environment(),
                             capture_output=True, text=True, check=False)
     return len(listed.stdout.split()) if listed.returncode == 0 else None
 

@@ -1,0 +1,1 @@
+"""The health monitoring agent: rule files, log parsers, pure monitors and their thin shells."""

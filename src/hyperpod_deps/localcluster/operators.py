@@ -1,0 +1,149 @@
+"""The real Kubeflow training operator and MPI operator as local processes against a cluster.
+
+Usable with any cluster reachable by a kubeconfig (the local one, the demo's): each function
+takes the kubeconfig and a state folder, where the processes' logs (`logs/`), pid files
+(`run/`) and the webhook certificates go. A local cluster's own folder is the natural one.
+The CRDs must be installed first (the MPI operator exits without its CRD).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hyperpod_deps.kube.apply import create_or_replace
+from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.localcluster import operator_objects as objects
+from hyperpod_deps.localcluster import processes
+from hyperpod_deps.localcluster.commands import LOOPBACK
+from hyperpod_deps.localcluster.layout import Layout
+from hyperpod_deps.localcluster.operator_locks import PortLock, hold_port
+from hyperpod_deps.localcluster.webhookcerts import WebhookCerts, ensure_webhook_certs
+from hyperpod_deps.toolchain.kubeflow import ensure_mpi_operator, ensure_training_operator
+
+TRAINING_OPERATOR = "training-operator"
+MPI_OPERATOR = "mpi-operator"
+# cert-controller v0.10.1 (inside the training operator) only checks that this file exists
+# before it reports the certificates mounted; the webhook server itself reads $TMPDIR/...
+ROTATOR_CERT_FILE = Path("/tmp/k8s-webhook-server/serving-certs/tls.crt")
+
+
+@dataclass(frozen=True)
+class RunningOperator:
+    name: str
+    pid: int
+    log: Path
+
+
+@dataclass(frozen=True)
+class TrainingOperator(RunningOperator):
+    namespace: str
+    ports: objects.TrainingOperatorPorts
+    schemes: tuple[str, ...]
+
+
+def start_training_operator(kubeconfig: Path, directory: Path, namespace: str = "kubeflow",
+                            schemes: tuple[str, ...] = objects.DEFAULT_SCHEMES,
+                            binary: Path | None = None, timeout_seconds: float = 120) -> TrainingOperator:
+    """Start it and wait until /readyz answers: certificates accepted, webhook server serving."""
+    binary = binary or ensure_training_operator()
+    layout = _layout(directory)
+    ports = objects.TrainingOperatorPorts(*_free_ports(3))
+    certs = ensure_webhook_certs(directory / "webhook-certs", objects.service_dns_name(namespace))
+    serving_dir = _serving_dir(layout, certs)
+    with Kube.connect(kubeconfig) as kube:
+        create_or_replace(kube, objects.namespace(namespace))
+        create_or_replace(kube, objects.webhook_secret(namespace, certs.secret_data()))
+        create_or_replace(kube, objects.webhook_configuration(ports.webhook, certs.ca_crt.read_bytes(),
+                                                              schemes))
+    _ensure_rotator_file(certs)
+    argv = objects.training_operator_argv(binary, kubeconfig, ports, schemes)
+    env = {"KUBECONFIG": str(kubeconfig), "MY_POD_NAMESPACE": namespace, "TMPDIR": str(serving_dir)}
+    pid = processes.start(TRAINING_OPERATOR, argv, layout, env=env)
+    processes.wait_healthy(TRAINING_OPERATOR, f"http://{LOOPBACK}:{ports.probes}/readyz", layout,
+                           None, timeout_seconds)
+    return TrainingOperator(TRAINING_OPERATOR, pid, layout.log_file(TRAINING_OPERATOR), namespace, ports,
+                            schemes)
+
+
+def start_mpi_operator(kubeconfig: Path, directory: Path, lock_namespace: str = "mpi-operator",
+                       binary: Path | None = None, timeout_seconds: float = 120) -> RunningOperator:
+    """Start it and wait until it holds its leader-election Lease (then it reconciles).
+
+    Its health port is fixed, so one MPI operator runs on this machine at a time: the port's
+    lock is handed to the process and is released when it exits, however it ends.
+    """
+    binary = binary or ensure_mpi_operator()
+    layout = _layout(directory)
+    with Kube.connect(kubeconfig) as kube:
+        create_or_replace(kube, objects.namespace(lock_namespace))
+        with hold_port(objects.MPI_OPERATOR_HEALTH_PORT, MPI_OPERATOR, timeout_seconds) as lock:
+            pid = _start_holding(lock, binary, kubeconfig, lock_namespace, layout)
+        _wait_for_lease(kube, lock_namespace, layout, timeout_seconds)
+    return RunningOperator(MPI_OPERATOR, pid, layout.log_file(MPI_OPERATOR))
+
+
+def stop(name: str, directory: Path) -> None:
+    processes.stop(name, _layout(directory))
+
+
+def stop_all(directory: Path) -> None:
+    """Stop whichever of the two runs from this folder (nothing happens for the others)."""
+    for name in (MPI_OPERATOR, TRAINING_OPERATOR):
+        stop(name, directory)
+
+
+def running(name: str, directory: Path) -> int | None:
+    return processes.running_pid(name, _layout(directory))
+
+
+def _start_holding(lock: PortLock, binary: Path, kubeconfig: Path, lock_namespace: str,
+                   layout: Layout) -> int:
+    argv = objects.mpi_operator_argv(binary, kubeconfig, lock_namespace)
+    return processes.start(MPI_OPERATOR, argv, layout, env={"KUBECONFIG": str(kubeconfig)},
+                           pass_fds=(lock.fd,))
+
+
+def _wait_for_lease(kube: Kube, lock_namespace: str, layout: Layout, timeout_seconds: float) -> None:
+    lease_type = kube.resource_type("coordination.k8s.io/v1", "Lease")
+    assert lease_type is not None  # a built-in kind
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        processes.wait_healthy(MPI_OPERATOR, None, layout, None, timeout_seconds)  # still running?
+        if objects.lease_holder(kube.get(lease_type, objects.MPI_OPERATOR_LEASE, lock_namespace)):
+            return
+        time.sleep(0.5)
+    raise processes.ComponentFailed(
+        f"{MPI_OPERATOR} did not acquire the Lease {lock_namespace}/{objects.MPI_OPERATOR_LEASE} in "
+        f"{timeout_seconds:.0f}s.\n{processes.log_tail(MPI_OPERATOR, layout)}")
+
+
+def _layout(directory: Path) -> Layout:
+    return Layout(directory.name, directory)
+
+
+def _free_ports(count: int) -> list[int]:
+    chosen: list[int] = []
+    while len(chosen) < count:
+        port = processes.free_port()
+        if port not in chosen:
+            chosen.append(port)
+    return chosen
+
+
+def _serving_dir(layout: Layout, certs: WebhookCerts) -> Path:
+    """A private TMPDIR whose k8s-webhook-server/serving-certs holds this cluster's certificate,
+    where a pod would have the Secret mounted."""
+    tmpdir = layout.run / "training-operator-tmp"
+    serving = tmpdir / "k8s-webhook-server" / "serving-certs"
+    serving.mkdir(parents=True, exist_ok=True)
+    for source in (certs.tls_crt, certs.tls_key):
+        (serving / source.name).write_bytes(source.read_bytes())
+    return tmpdir
+
+
+def _ensure_rotator_file(certs: WebhookCerts) -> None:
+    """Shared by every local training operator on the machine; only its existence matters."""
+    if not ROTATOR_CERT_FILE.exists():
+        ROTATOR_CERT_FILE.parent.mkdir(parents=True, exist_ok=True)
+        ROTATOR_CERT_FILE.write_bytes(certs.tls_crt.read_bytes())
