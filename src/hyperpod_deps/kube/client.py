@@ -177,13 +177,17 @@ class Kube:
                                             serialize=False, _request_timeout=REQUEST_TIMEOUT)
         return _json(response)
 
-    def replace(self, manifest: Manifest) -> Manifest:
+    def replace(self, manifest: Manifest, subresource: str | None = None) -> Manifest:
         """PUT the whole object. With metadata.resourceVersion set this is a compare-and-swap:
-        RequestFailed with status 409 when someone else wrote the object first."""
+        RequestFailed with status 409 when someone else wrote the object first. With
+        `subresource="status"` the PUT goes to the status subresource (where only status changes)."""
         rtype = self._rtype_of(manifest)
         metadata = manifest.get("metadata") or {}
         resource = self._require(rtype)
-        with _translated(f"UPDATE {rtype.qualified} {metadata.get('name', '')}"):
+        if subresource is not None:
+            resource = resource.subresources[subresource]
+        with _translated(f"UPDATE {rtype.qualified}{'/' + subresource if subresource else ''} "
+                         f"{metadata.get('name', '')}"):
             response = self._dynamic.replace(resource, body=manifest, name=metadata.get("name"),
                                              namespace=_scope(rtype, metadata.get("namespace")),
                                              serialize=False, _request_timeout=REQUEST_TIMEOUT)

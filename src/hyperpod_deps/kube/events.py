@@ -11,12 +11,13 @@ WARNING = "Warning"
 
 
 def record_event(kube: Kube, regarding: Manifest, event_type: str, reason: str, note: str, *,
-                 controller: str, action: str, instance: str) -> Manifest:
+                 controller: str, action: str, instance: str, name: str | None = None) -> Manifest:
     """Create an events.k8s.io/v1 Event about `regarding` (any object, namespaced or not).
 
     `controller` names the component (reportingController, e.g. hyperpod-deps/health-agent) and
     `instance` the process (reportingInstance, e.g. the node or pod name). Events about
     cluster-scoped objects such as nodes live in the default namespace, as the kubelet's do.
+    A fixed `name` makes the call idempotent: a second create of it fails with 409.
     """
     metadata = regarding.get("metadata") or {}
     namespace = metadata.get("namespace") or "default"
@@ -24,7 +25,7 @@ def record_event(kube: Kube, regarding: Manifest, event_type: str, reason: str, 
     event = {
         "apiVersion": "events.k8s.io/v1",
         "kind": "Event",
-        "metadata": {"name": f"{metadata.get('name', 'object')}.{uuid.uuid4().hex[:16]}",
+        "metadata": {"name": name or f"{metadata.get('name', 'object')}.{uuid.uuid4().hex[:16]}",
                      "namespace": namespace},
         "eventTime": now,
         "type": event_type,

@@ -1,0 +1,157 @@
+"""The agent: sources in threads feed one loop that decides and writes; a thread watches the node.
+
+Threads, not asyncio: every blocking call here (the Kubernetes client, NVML, file reads) is
+synchronous, and a handful of threads cost nothing next to that. Only the loop thread decides
+and writes, so the policy and the writer need no locks; sources and the node watch talk to it
+through one queue. The loop never ends on an error: the API server may be away for minutes,
+and faults wait (and are retried with backoff) until a write carries them.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from hyperpod_deps.core import wire
+from hyperpod_deps.health import nodewatch
+from hyperpod_deps.health.cursors import Cursor, CursorStore, FileCursor, boot_id
+from hyperpod_deps.health.logs import JsonLog
+from hyperpod_deps.health.metrics import Metrics
+from hyperpod_deps.health.monitors import monitors
+from hyperpod_deps.health.policy import PolicyConfig
+from hyperpod_deps.health.rules import RuleSet
+from hyperpod_deps.health.settings import Settings
+from hyperpod_deps.health.sources import (
+    Clock,
+    Detected,
+    KernelClassifier,
+    SourceThread,
+    file_turn,
+    kmsg_turn,
+    monitor_turn,
+    utc_now,
+)
+from hyperpod_deps.health.watchers import KmsgFile, KmsgReader, LogTailer
+from hyperpod_deps.health.writer import NodeWriter
+from hyperpod_deps.kube.client import Kube
+
+LOOP_WAKE_SECONDS = 1.0
+SHUTDOWN_FLUSH_SECONDS = 5.0
+_STOP = object()
+
+
+class Agent:
+    def __init__(self, settings: Settings, kube: Kube, log: JsonLog | None = None, clock: Clock = utc_now,
+                 boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id")) -> None:
+        self.settings, self.kube, self.clock = settings, kube, clock
+        self.log = log or JsonLog()
+        self.metrics = Metrics()
+        self.rules = RuleSet.load(settings.extra_rule_files)  # RuleError: the agent cannot start
+        self.inbox: queue.Queue[object] = queue.Queue()
+        self.stopping = threading.Event()
+        self.boot_id_file = boot_id_file
+        self.cursors = CursorStore(settings.state_dir, warn=lambda text: self.log.warn(text))
+        self._unsaved: dict[str, Cursor] = {}
+        self._pollers_started = False
+        self._closers: list[Callable[[], None]] = []
+        config = PolicyConfig(settings.platform, settings.dedupe_window_seconds,
+                              settings.recovery_delay_seconds, settings.writer.debounce_seconds,
+                              self.rules.escalation)
+        self.writer = NodeWriter(kube, settings.node_name, config, settings.writer.reassert_interval_seconds,
+                                 settings.writer.max_backoff_seconds, self.metrics, self.log, clock)
+
+    def stop(self) -> None:
+        """From a signal handler or another thread: finish the current turn, flush, return."""
+        self.stopping.set()
+        self.inbox.put(_STOP)
+
+    def run(self) -> None:
+        if self.settings.metrics_port:
+            server = self.metrics.serve(self.settings.metrics_port)
+            self._closers.append(server.shutdown)
+        classifier = KernelClassifier(self.rules, self.metrics, self.log)
+        self._start_kernel_sources(classifier)
+        nodewatch.NodeWatch(self.kube, self.settings.node_name, self.inbox, self.stopping, self.log,
+                            self.settings.writer.max_backoff_seconds).start()
+        self.log.info("health agent started", node=self.settings.node_name, platform=self.settings.platform,
+                      rules=len(self.rules))
+        try:
+            while not self.stopping.is_set():
+                self._turn(min(self.writer.wait_seconds(), LOOP_WAKE_SECONDS))
+            self._flush()
+        finally:
+            for close in self._closers:
+                close()
+            self.log.info("health agent stopped", node=self.settings.node_name,
+                          unwritten_faults=len(self.writer.pending.faults))
+
+    def _turn(self, timeout: float) -> None:
+        items: list[object] = []
+        try:
+            items.append(self.inbox.get(timeout=timeout))
+            while True:
+                items.append(self.inbox.get_nowait())
+        except queue.Empty:
+            pass
+        for item in items:
+            if isinstance(item, Detected):
+                self.writer.add(item.faults, item.read_at)
+                if item.cursor is not None:
+                    self._unsaved[item.source] = item.cursor
+            elif isinstance(item, nodewatch.NodeSeen):
+                self.writer.observe(item.node)
+        self.writer.step()
+        self._start_pollers()
+        if self.writer.idle:
+            self._save_cursors()
+
+    def _flush(self) -> None:
+        """On the way out: one last try to write what is pending, then keep the read positions."""
+        deadline = self.writer.monotonic() + SHUTDOWN_FLUSH_SECONDS
+        self._turn(0)
+        while not self.writer.idle and self.writer.monotonic() < deadline:
+            self._turn(min(self.writer.wait_seconds(), 0.2))
+        if self.writer.events:
+            self.writer.step()
+
+    def _save_cursors(self) -> None:
+        for source, cursor in self._unsaved.items():
+            self.cursors.save(source, cursor)
+        self._unsaved.clear()
+
+    def _start_kernel_sources(self, classifier: KernelClassifier) -> None:
+        sources = self.settings.sources
+        if sources.kmsg.enabled:
+            try:
+                device = KmsgFile(sources.kmsg.path)
+            except OSError as error:
+                self.log.error("kernel log /dev/kmsg unreadable; that source is off (needs CAP_SYSLOG and "
+                               "the device; see docs/health-agent.md)", path=str(sources.kmsg.path),
+                               error=str(error))
+            else:
+                self._closers.append(device.close)
+                reader = KmsgReader(device, boot_id(self.boot_id_file), self.cursors.load_kmsg("kmsg"))
+                self._thread("kmsg", kmsg_turn(reader, classifier, self.clock, self.metrics), 0)
+        for path in sources.log_files.paths:
+            tailer = LogTailer(path, self._file_cursor(str(path)))
+            self._closers.append(tailer.close)
+            self._thread(str(path), file_turn(tailer, classifier, self.clock),
+                         sources.log_files.poll_interval_seconds)
+
+    def _file_cursor(self, source: str) -> FileCursor | None:
+        return self.cursors.load_file(source)
+
+    def _start_pollers(self) -> None:
+        """Polled monitors compare with what the instance type should have: they start once the
+        node (and its instance-type label) has been read."""
+        if self._pollers_started or self.writer.node is None:
+            return
+        self._pollers_started = True
+        instance_type = ((self.writer.node.get("metadata") or {}).get("labels") or {}).get(
+            wire.INSTANCE_TYPE_LABEL)
+        for name, monitor, interval in monitors(self.settings, self.rules, instance_type):
+            self._thread(name, monitor_turn(name, monitor, self.metrics, self.log, self.clock), interval)
+
+    def _thread(self, name: str, turn: Callable[[], Detected | None], pause: float) -> None:
+        SourceThread(name, turn, self.inbox, self.stopping, pause, self.log).start()

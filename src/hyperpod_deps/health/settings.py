@@ -1,0 +1,104 @@
+"""The agent's settings: its config file, which the chart renders from
+`health-monitoring-agent.openAgent.config` key for key (camelCase, unknown keys refused)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+DEFAULT_STATE_DIR = Path("/var/lib/hyperpod-deps/health-agent")
+DEFAULT_METRICS_PORT = 9808
+
+
+class SettingsError(ValueError):
+    """The config file is missing, not YAML, or has a wrong key or value (named in the message)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class KmsgSource(_Model):
+    enabled: bool = True
+    path: Path = Path("/dev/kmsg")
+
+
+class LogFilesSource(_Model):
+    """Text log files with kernel lines (kern.log, messages), followed across rotation."""
+
+    paths: tuple[Path, ...] = ()
+    # Files give no wake-up on append: this is the worst case added to detection latency.
+    poll_interval_seconds: float = Field(0.1, gt=0, le=10)
+
+
+class PolledSource(_Model):
+    enabled: bool = True
+    interval_seconds: float = Field(30, gt=0, le=3600)
+
+
+class Sources(_Model):
+    kmsg: KmsgSource = KmsgSource()
+    log_files: LogFilesSource = LogFilesSource()
+    nvml: PolledSource = PolledSource()
+    neuron: PolledSource = PolledSource()
+    efa: PolledSource = PolledSource()
+
+
+class WriterSettings(_Model):
+    # Warnings and drift repairs wait this long to be batched; quarantines never wait.
+    debounce_seconds: float = Field(2, ge=0, le=300)
+    # The node is read and the agent's marks re-asserted this often (repairs drift).
+    reassert_interval_seconds: float = Field(60, ge=1, le=3600)
+    # Retries of a failed write back off up to this long.
+    max_backoff_seconds: float = Field(30, ge=0.1, le=600)
+
+
+class Settings(_Model):
+    node_name: str = ""  # from $NODE_NAME when empty (the chart sets it from spec.nodeName)
+    platform: Literal["hyperpod", "generic"] = "hyperpod"
+    sources: Sources = Sources()
+    writer: WriterSettings = WriterSettings()
+    # The same fault (type, reason, rule, message) gives one event per window.
+    dedupe_window_seconds: float = Field(300, ge=0, le=86400)
+    # After a reboot, how long no fault may recur before recovery.
+    recovery_delay_seconds: float = Field(60, ge=0, le=86400)
+    metrics_port: int = Field(DEFAULT_METRICS_PORT, ge=0, le=65535)  # 0: no metrics endpoint
+    extra_rule_files: tuple[Path, ...] = ()
+    state_dir: Path = DEFAULT_STATE_DIR
+    # Where the host's /dev and /sys/class/infiniband are mounted (Neuron device count, EFA counters).
+    host_root: Path = Path("/")
+
+
+def load(path: Path | None, environ: dict[str, str] | None = None) -> Settings:
+    """The settings in `path` (defaults without one), the node name from NODE_NAME if not set."""
+    environ = dict(os.environ) if environ is None else environ
+    data: object = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise SettingsError(f"{path}: cannot read the agent's settings: {error}") from error
+    source = str(path) if path else "the default settings"
+    if not isinstance(data, dict):
+        raise SettingsError(f"{source}: expected a mapping of settings, not {type(data).__name__}")
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as error:
+        raise SettingsError(f"{source}: {_describe(error)}") from error
+    if not settings.node_name:
+        settings = settings.model_copy(update={"node_name": environ.get("NODE_NAME", "")})
+    if not settings.node_name:
+        raise SettingsError(f"{source}: no node name: set NODE_NAME (the chart sets it from spec.nodeName)")
+    return settings
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        problems.append(f"{key}: {item['msg']}")
+    return "; ".join(problems)

@@ -1,0 +1,132 @@
+"""The agent's sources, one thread each: kernel log readers and polled monitors.
+
+Each turns what it reads into Faults (the rules decide) and hands them to the agent loop with
+the read position they were found at, in order, through one queue. Nothing a source reads can
+end it: undecodable lines are text with replacement characters, and a failing read is logged
+and retried at the next turn.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from hyperpod_deps.core.health import Fault
+from hyperpod_deps.health.classify import to_fault
+from hyperpod_deps.health.cursors import Cursor
+from hyperpod_deps.health.kernel_log import parse_record
+from hyperpod_deps.health.logs import JsonLog
+from hyperpod_deps.health.metrics import Metrics
+from hyperpod_deps.health.rules import RuleSet
+from hyperpod_deps.health.watchers import KmsgReader, LogTailer
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Detected:
+    """Faults found by a source (maybe none) and where it had read up to (kernel logs)."""
+
+    source: str
+    faults: tuple[Fault, ...]
+    read_at: float  # time.monotonic() when the records were read
+    cursor: Cursor | None = None
+
+
+class Monitor(Protocol):
+    def poll(self, now: datetime) -> list[Fault]: ...
+
+
+class KernelClassifier:
+    """Kernel log records to Faults, counting each evaluation."""
+
+    def __init__(self, rules: RuleSet, metrics: Metrics, log: JsonLog) -> None:
+        self.rules, self.metrics, self.log = rules, metrics, log
+
+    def faults(self, records: list[bytes], now: datetime) -> list[Fault]:
+        found = []
+        for raw in records:
+            line = raw.decode("utf-8", errors="replace")
+            record = parse_record(line) if self.rules.may_match("kmsg", line) else None
+            match = self.rules.match_unfiltered("kmsg", record.message) if record else None
+            self.metrics.evaluations.labels("kmsg", "match" if match else "nomatch").inc()
+            if match is not None:
+                found.append(to_fault(match, now))
+        for fault in found:
+            self.log.detection(fault)
+            self.metrics.faults.labels(fault.type, fault.action.value).inc()
+        return found
+
+
+class SourceThread(threading.Thread):
+    """Runs one source until `stop` is set; each turn's result goes to `inbox`."""
+
+    def __init__(self, name: str, turn: Callable[[], Detected | None], inbox: queue.Queue[object],
+                 stop: threading.Event, pause_seconds: float, log: JsonLog) -> None:
+        super().__init__(name=f"source-{name}", daemon=True)
+        self.source, self.turn, self.inbox, self.stop, self.pause, self.log = (
+            name, turn, inbox, stop, pause_seconds, log)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                result = self.turn()
+            except Exception as error:  # a source must outlive any one bad read
+                self.log.error("source failed; retrying", source=self.source, error=repr(error))
+                result = None
+                self.stop.wait(max(self.pause, 1.0))
+            if result is not None:
+                self.inbox.put(result)
+            if self.pause:
+                self.stop.wait(self.pause)
+
+
+def file_turn(tailer: LogTailer, classifier: KernelClassifier, clock: Clock) -> Callable[[], Detected | None]:
+    last: list[object] = [tailer.cursor]
+
+    def turn() -> Detected | None:
+        records = tailer.read()
+        read_at = time.monotonic()
+        if not records and tailer.cursor == last[0]:
+            return None
+        last[0] = tailer.cursor
+        faults = classifier.faults(records, clock())
+        return Detected(str(tailer.path), tuple(faults), read_at, tailer.cursor)
+    return turn
+
+
+def kmsg_turn(reader: KmsgReader, classifier: KernelClassifier, clock: Clock, metrics: Metrics,
+              wait_seconds: float = 0.5) -> Callable[[], Detected | None]:
+    """Blocks in select() up to `wait_seconds`: a record wakes it at once, no polling."""
+    overruns = [0]
+
+    def turn() -> Detected | None:
+        records = reader.read(wait_seconds)
+        read_at = time.monotonic()
+        if reader.overruns != overruns[0]:
+            metrics.kmsg_overruns.inc(reader.overruns - overruns[0])
+            overruns[0] = reader.overruns
+        if not records:
+            return None
+        return Detected("kmsg", tuple(classifier.faults(records, clock())), read_at, reader.cursor)
+    return turn
+
+
+def monitor_turn(name: str, monitor: Monitor, metrics: Metrics, log: JsonLog,
+                 clock: Clock) -> Callable[[], Detected | None]:
+    def turn() -> Detected | None:
+        faults = monitor.poll(clock())
+        metrics.evaluations.labels(name, "match" if faults else "nomatch").inc()
+        for fault in faults:
+            log.detection(fault)
+            metrics.faults.labels(fault.type, fault.action.value).inc()
+        return Detected(name, tuple(faults), time.monotonic()) if faults else None
+    return turn
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,179 @@
+"""Writes the policy's decisions to the node: quarantines at once, the rest debounced, all of it
+re-asserted periodically, and retried with backoff while the API server is away.
+
+Faults stay pending until a write that carries them succeeds; the policy is idempotent in them,
+so a write whose answer was lost is simply decided again against the node as it now is.
+Events have fixed names (from the fault), so a retried create never makes a second one.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hyperpod_deps.core.health import Fault
+from hyperpod_deps.core.nodestate import Manifest, NodeUpdate
+from hyperpod_deps.health import labels
+from hyperpod_deps.health.logs import JsonLog
+from hyperpod_deps.health.metrics import Metrics
+from hyperpod_deps.health.policy import Decision, Event, PolicyConfig, Recent, decide
+from hyperpod_deps.health.state import NodeView
+from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.kube.errors import ClusterUnreachable, KubeError, RequestFailed
+from hyperpod_deps.kube.events import record_event
+from hyperpod_deps.kube.nodes import get_node, update_node
+
+CONTROLLER = "hyperpod-deps/health-agent"
+FIRST_BACKOFF_SECONDS = 0.2
+Clock = Callable[[], datetime]
+Monotonic = Callable[[], float]
+
+
+@dataclass
+class Backoff:
+    ceiling: float
+    delay: float = 0.0
+    retry_at: float = 0.0
+
+    def failed(self, now: float) -> float:
+        self.delay = min(self.ceiling, max(FIRST_BACKOFF_SECONDS, self.delay * 2))
+        self.retry_at = now + self.delay
+        return self.delay
+
+    def succeeded(self) -> None:
+        self.delay, self.retry_at = 0.0, 0.0
+
+
+@dataclass
+class Pending:
+    faults: list[Fault] = field(default_factory=list)
+    read_at: list[float] = field(default_factory=list)
+    since: datetime | None = None  # when a non-urgent change first waited for the debounce
+    due: float = 0.0  # monotonic time the debounce ends
+
+
+class NodeWriter:
+    def __init__(self, kube: Kube, node_name: str, config: PolicyConfig, reassert_seconds: float,
+                 max_backoff_seconds: float, metrics: Metrics, log: JsonLog, clock: Clock,
+                 monotonic: Monotonic = time.monotonic) -> None:
+        self.kube, self.name, self.config = kube, node_name, config
+        self.metrics, self.log, self.clock, self.monotonic = metrics, log, clock, monotonic
+        self.reassert_seconds = reassert_seconds
+        self.node: Manifest | None = None
+        self.pending = Pending()
+        self.recent: Recent = {}
+        self.events: list[tuple[Event, Manifest]] = []
+        self.backoff = Backoff(max_backoff_seconds)
+        self.events_backoff = Backoff(max_backoff_seconds)
+        self.next_reassert = 0.0
+
+    @property
+    def idle(self) -> bool:
+        """Every fault read so far is on the node: read positions may be saved."""
+        return not self.pending.faults
+
+    def add(self, faults: tuple[Fault, ...], read_at: float) -> None:
+        self.pending.faults.extend(faults)
+        self.pending.read_at.extend(read_at for _ in faults)
+        self.metrics.pending.set(len(self.pending.faults))
+
+    def observe(self, node: Manifest) -> None:
+        """A newer copy of the node (from the watch)."""
+        self.node = node
+
+    def wait_seconds(self) -> float:
+        """How long the loop may sleep before `step` has something to do."""
+        now = self.monotonic()
+        due = [self.next_reassert]
+        if self.pending.faults or self.pending.since:
+            due.append(max(self.backoff.retry_at, self.pending.due))
+        if self.events:
+            due.append(self.events_backoff.retry_at)
+        return max(0.0, min(due) - now)
+
+    def step(self) -> None:
+        now = self.monotonic()
+        if now >= self.backoff.retry_at:
+            self._write(now)
+        if self.events and now >= self.events_backoff.retry_at:
+            self._send_events(now)
+
+    def _write(self, now: float) -> None:
+        try:
+            if self.node is None or now >= self.next_reassert:
+                self.node = get_node(self.kube, self.name)  # re-assert against a fresh read
+                self.next_reassert = now + self.reassert_seconds
+            decision = self._decide(self.node)
+            if decision.update.empty:
+                self.pending.since = None
+                if self.pending.faults or decision.events:
+                    self._commit(decision)
+                return
+            if not decision.write_now:
+                if self.pending.since is None:
+                    self.pending.since = self.clock()
+                    self.pending.due = now + self.config.debounce_seconds
+                return
+            decisions: list[Decision] = []
+            self.node, requests = update_node(
+                self.kube, self.name, lambda node: self._redecide(node, decisions),
+                lambda: labels.timestamp(self.clock()), node=self.node)
+        except KubeError as error:
+            self._failed(now, error)
+            return
+        self.metrics.writes.labels("ok").inc()
+        self.backoff.succeeded()
+        self.log.info("node written", node=self.name, requests=requests, urgent=decisions[-1].urgent,
+                      health=NodeView.of(self.node).health)
+        self._commit(decisions[-1])
+
+    def _decide(self, node: Manifest) -> Decision:
+        return decide(NodeView.of(node), self.pending.faults, self.recent, self.config, self.clock(),
+                      self.pending.since)
+
+    def _redecide(self, node: Manifest, decisions: list[Decision]) -> NodeUpdate:
+        decisions.append(self._decide(node))
+        return decisions[-1].update
+
+    def _commit(self, decision: Decision) -> None:
+        done = self.monotonic()
+        for read_at in self.pending.read_at:
+            self.metrics.detection_latency.observe(done - read_at)
+        self.recent = decision.recent
+        self.pending = Pending()
+        self.metrics.pending.set(0)
+        assert self.node is not None
+        self.events.extend((event, self.node) for event in decision.events)
+
+    def _failed(self, now: float, error: KubeError) -> None:
+        self.metrics.writes.labels("error").inc()
+        delay = self.backoff.failed(now)
+        if not _retryable(error):
+            self.node = None  # conflicts, a vanished node, refusals: start from a fresh read
+        self.log.warn("node write failed; retrying", node=self.name, retry_in_seconds=round(delay, 2),
+                      pending_faults=len(self.pending.faults), error=str(error))
+
+    def _send_events(self, now: float) -> None:
+        while self.events:
+            event, regarding = self.events[0]
+            try:
+                record_event(self.kube, regarding, event.type, event.reason, event.note,
+                             controller=CONTROLLER, action=event.action, instance=self.name,
+                             name=f"{self.name}.{event.key}")
+                self.metrics.events.labels(event.reason).inc()
+            except KubeError as error:
+                if _retryable(error):
+                    delay = self.events_backoff.failed(now)
+                    self.log.warn("event not recorded; retrying", retry_in_seconds=round(delay, 2),
+                                  error=str(error))
+                    return
+                if not (isinstance(error, RequestFailed) and error.status == 409):  # 409: already there
+                    self.log.error("event refused; dropped", reason=event.reason, error=str(error))
+            self.events.pop(0)
+        self.events_backoff.succeeded()
+
+
+def _retryable(error: KubeError) -> bool:
+    """The API server is away or overloaded; anything else will not pass by waiting."""
+    return isinstance(error, ClusterUnreachable) or (isinstance(error, RequestFailed) and error.temporary)

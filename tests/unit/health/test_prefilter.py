@@ -1,0 +1,48 @@
+"""The prefilter never hides a line a rule would match, and derives selective keywords."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hyperpod_deps.health.prefilter import Prefilter, required_literals
+from hyperpod_deps.health.rules import RuleSet
+from tests.unit.health.samples import near_misses, samples
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    (r"NVRM: Xid \((?:PCI:)?(?P<pci>[0-9a-f:.]+)\): (?P<xid>79),", ["NVRM: Xid (", "): "]),
+    (r"abc|abd", []),  # an alternation at the top level has no required literal
+    (r"(?i)NVRM: Xid", []),  # case-insensitive: no literal is safe
+    (r"ab+c", []),  # runs shorter than 3 characters are not keywords
+    (r"^INFO: task .+ blocked", ["INFO: task ", " blocked"]),
+])
+def test_required_literals(pattern: str, expected: list[str]) -> None:
+    assert required_literals(re.compile(pattern)) == expected
+
+
+def test_a_rule_without_a_literal_makes_every_line_a_candidate() -> None:
+    prefilter = Prefilter([re.compile("NVRM: Xid"), re.compile(r"(?i)oops")])
+    assert prefilter.always and prefilter.may_match("anything at all")
+
+
+def test_keywords_prefer_a_shared_selective_literal_and_drop_longer_duplicates() -> None:
+    prefilter = Prefilter([re.compile(r"NVRM: Xid \(.*\): 79,"), re.compile(r"NVRM: Xid \(.*\): 48,"),
+                           re.compile("EXT4-fs error"), re.compile(r"EXT4-fs error \(device")])
+    assert prefilter.keywords == ["EXT4-fs error", "NVRM: Xid ("]
+    assert prefilter.may_match("kernel: NVRM: Xid (PCI:0): 79, x")
+    assert not prefilter.may_match("kernel: NVRM: loading module")
+
+
+def test_shipped_prefilter_agrees_with_the_rules_on_every_sample_and_near_miss() -> None:
+    rules = RuleSet.load()
+    for source, by_rule in samples().items():
+        for cases in by_rule.values():
+            for case in cases:
+                assert rules.may_match(source, case["line"]), case["line"]
+    ordinary = "Nov 28 12:00:01 host kernel: [ 1.0] Linux version 6.1.0 (gcc 12)"
+    assert not rules.may_match("kmsg", ordinary)
+    for source, lines in near_misses().items():
+        for line in lines:
+            if not rules.may_match(source, line):
+                assert rules.match_unfiltered(source, line) is None
