@@ -94,7 +94,7 @@ def agent(work: Path, corpus: Summary, node: str, kubeconfig: Path) -> dict[str,
     evaluations = "hyperpod_health_rule_evaluations_total"
     try:
         detectors.wait_until(lambda: detector.log_has(detectors.AGENT_STARTED)
-                             and detector.metric(evaluations) is not None, "start", detector)
+                             and detector.scrape() is not None, "start", detector)
         time.sleep(SETTLE_SECONDS)
         base, matched = detector.metric(evaluations) or 0, detector.metric(evaluations, result="match") or 0
         result = burst(detector, tailed, corpus,

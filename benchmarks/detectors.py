@@ -4,6 +4,7 @@ and memory from /proc."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -16,12 +17,27 @@ from pathlib import Path
 import benchlib
 import npd_config
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from hyperpod_deps.health.rules import RuleSet
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 AGENT_STARTED = "health agent started"
+
+Sample = tuple[str, dict[str, str], float]  # name as exposed, labels, value
+_SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_samples(text: str) -> list[Sample]:
+    """The Prometheus text format, names exactly as written (a client library's parser renames
+    `problem_counter` to `problem_counter_total`)."""
+    samples = []
+    for line in text.splitlines():
+        found = _SAMPLE.fullmatch(line.strip())
+        if found and not line.startswith("#"):
+            name, labels, value = found.groups()
+            samples.append((name, dict(_LABEL.findall(labels or "")), float(value)))
+    return samples
 
 
 def free_port() -> int:
@@ -45,15 +61,19 @@ class Detector:
     def memory(self) -> benchlib.Memory:
         return benchlib.memory(self.process.pid)
 
-    def metric(self, sample: str, **labels: str) -> float | None:
-        """The sum of the samples named `sample` with these labels; None while nothing answers."""
+    def scrape(self) -> list[Sample] | None:
+        """Every sample the Prometheus endpoint shows now; None while it does not answer."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as answer:
-                text = answer.read().decode()
+                return parse_samples(answer.read().decode())
         except (urllib.error.URLError, OSError):
             return None
-        return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
-                   if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()))
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """The sum of the samples `name` with these labels; None when there is none (yet)."""
+        values = [value for sample, found, value in self.scrape() or []
+                  if sample == name and all(found.get(k) == v for k, v in labels.items())]
+        return sum(values) if values else None
 
     def log_has(self, text: str) -> bool:
         return text in self.output.read_text(errors="replace")

@@ -18,8 +18,9 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def _ratio(ours: float, theirs: float) -> float:
-    return round(ours / theirs, 3) if theirs else math.inf
+def _ratio(ours: float, theirs: float) -> float | None:
+    """None when NPD's figure is 0 (idle CPU below one clock tick over the whole window)."""
+    return round(ours / theirs, 3) if theirs else None
 
 
 def _throughput(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _row(what: str, npd: object, ours: object, ratio: object) -> str:
-    return f"| {what} | {npd} | {ours} | {ratio} |"
+    return f"| {what} | {npd} | {ours} | {'-' if ratio is None else ratio} |"
 
 
 def table(figures: dict[str, Any]) -> str:
