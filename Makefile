@@ -9,14 +9,15 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(CACHE)/checkov-$(CHECKOV_VERSION)
 CHART := helm_chart/HyperPodHelmChart
 
-.PHONY: help setup tools control-plane demo plan test check e2e cluster-up cluster-down bench bench-cold generate clean
+.PHONY: help setup tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold generate clean
 
 help:
 	@echo "make demo       a local cluster with simulated HyperPod nodes, the chart installed, and which component runs where"
 	@echo "make plan       what an install of the chart creates, per component (the main job, no cluster needed)"
 	@echo "make test       everything CI runs: static checks and the whole test suite"
 	@echo "make check      ruff, mypy, import layers, yamllint, generated files up to date"
-	@echo "make generate   regenerate instance-type lists and CRDs from their sources"
+	@echo "make generate   regenerate instance-type lists, CRDs and the health rule table from their sources"
+	@echo "make operators  build the Kubeflow training and MPI operators that the e2e tests run (make npd: node-problem-detector)"
 	@echo "make cluster-up a local control plane with simulated HyperPod nodes (make cluster-down stops it)"
 
 $(BIN)/.installed: pyproject.toml
@@ -44,13 +45,24 @@ control-plane: $(BIN)/.installed
 	@echo "==> local control plane binaries (first build: many minutes, progress below)"
 	$(BIN)/python -m hyperpod_deps.toolchain.kubernetes
 
+# The Kubeflow training operator and MPI operator (the versions the chart deploys), built from
+# their Go modules into the cache, for the e2e tests that run them against a local cluster.
+operators: $(BIN)/.installed
+	@echo "==> Kubeflow training operator and MPI operator (first build: minutes, progress below)"
+	$(BIN)/python -m hyperpod_deps.toolchain.kubeflow
+
+# node-problem-detector, built from its Go module into the cache; used by benchmarks only.
+npd: $(BIN)/.installed
+	@echo "==> node-problem-detector (first build: minutes, progress below)"
+	$(BIN)/python -m hyperpod_deps.toolchain.kubeflow --node-problem-detector
+
 cluster-up: control-plane
 	$(BIN)/hyperpod-deps cluster up
 
 cluster-down: $(BIN)/.installed
 	$(BIN)/hyperpod-deps cluster down
 
-e2e: setup control-plane
+e2e: setup control-plane operators
 	$(BIN)/pytest -q -m e2e tests/e2e
 
 # The command fetches helm and builds (or reuses) the control plane itself, with progress.
@@ -78,18 +90,21 @@ check: $(BIN)/.installed
 	@echo "==> import layers"
 	$(BIN)/lint-imports
 	@echo "==> yamllint"
-	$(BIN)/yamllint --strict -c .yamllint.yaml $(CHART)/values.yaml $(CHART)/ci $(CHART)/charts/*/values.yaml
+	$(BIN)/yamllint --strict -c .yamllint.yaml $(CHART)/values.yaml $(CHART)/ci $(CHART)/charts/*/values.yaml \
+		src/hyperpod_deps/health/rules
 	@echo "==> generated files"
 	$(BIN)/python hack/gen_instance_types.py --check
 	$(BIN)/python hack/gen_crds.py --check
+	$(BIN)/python hack/gen_health_rules_doc.py --check
 
-test: setup check control-plane
+test: setup check control-plane operators
 	@echo "==> pytest"
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q --durations=10
 
 generate: $(BIN)/.installed
 	$(BIN)/python hack/gen_instance_types.py
 	$(BIN)/python hack/gen_crds.py
+	$(BIN)/python hack/gen_health_rules_doc.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -242,6 +242,10 @@ class Kind:
     replica_types: list[str]
     extra_spec: dict[str, Schema]
     managed_by: list[str] | None = None
+    # The replica type behind the scale subresource, as upstream's CRD has it for the elastic
+    # kinds: `kubectl scale` and the HorizontalPodAutoscaler the operator makes for an
+    # elasticPolicy with metrics resize that replica type through it.
+    scale_replica_type: str | None = None
 
     @property
     def plural(self) -> str:
@@ -265,6 +269,19 @@ class Kind:
             },
             f"The desired state of the {self.kind}.",
         )
+
+    def subresources(self) -> Schema:
+        if self.scale_replica_type is None:
+            return {"status": {}}
+        replica = self.scale_replica_type
+        return {
+            "status": {},
+            "scale": {
+                "specReplicasPath": f".spec.{self.replicas_field}.{replica}.replicas",
+                "statusReplicasPath": f".status.replicaStatuses.{replica}.active",
+                "labelSelectorPath": f".status.replicaStatuses.{replica}.selector",
+            },
+        }
 
     def crd_spec(self) -> Schema:
         """The CustomResourceDefinition's .spec."""
@@ -301,7 +318,7 @@ class Kind:
                         },
                         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
                     ],
-                    "subresources": {"status": {}},
+                    "subresources": self.subresources(),
                     "schema": {"openAPIV3Schema": schema},
                 }
             ],
@@ -320,6 +337,7 @@ TRAINING_OPERATOR_KINDS = [
                 "Processes per pod: a number, or auto, cpu or gpu (torchrun --nproc-per-node)."
             ),
         },
+        scale_replica_type="Worker",
     ),
     Kind(
         kind="TFJob",
@@ -347,6 +365,7 @@ TRAINING_OPERATOR_KINDS = [
         replicas_field="paddleReplicaSpecs",
         replica_types=["Master", "Worker"],
         extra_spec={"elasticPolicy": paddle_elastic_policy()},
+        scale_replica_type="Worker",
     ),
 ]
 

@@ -9,11 +9,11 @@ source produces.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import yaml
+from generated import write_or_check
 
 from hyperpod_deps.core.instance_types import efa_capable, of_family
 
@@ -44,18 +44,7 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the generated file is stale")
-    args = parser.parse_args()
-    expected = render()
-    if args.check:
-        if not TARGET.exists() or TARGET.read_text() != expected:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run `make generate`", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(expected)
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
+    return write_or_check(__doc__, TARGET, render())
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from tests.chart.conftest import render_scenario
 from tests.support.charts import CHART
 
 SKIPS_FILE = Path(__file__).with_name("checkov-skips.yaml")
-SCANNED_SCENARIOS = ["00-defaults", "01-all-on"]
+SCANNED_SCENARIOS = ["00-defaults", "01-all-on", "04-generic-platform", "35-open-health-agent"]
 
 Finding = tuple[str, str]  # (check id, "Kind/name")
 

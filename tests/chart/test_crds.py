@@ -165,7 +165,7 @@ def test_every_crd_has_status_and_printer_columns(crds: dict[str, Manifest]) -> 
         assert crd["spec"]["scope"] == "Namespaced"
         (version,) = crd["spec"]["versions"]
         assert version["served"] and version["storage"], name
-        assert version["subresources"] == {"status": {}}
+        assert version["subresources"]["status"] == {}, name
         columns = {c["name"]: c for c in version["additionalPrinterColumns"]}
         assert columns["State"]["jsonPath"] == ".status.conditions[-1:].type"
         assert columns["Age"] == {
@@ -173,6 +173,18 @@ def test_every_crd_has_status_and_printer_columns(crds: dict[str, Manifest]) -> 
             "type": "date",
             "jsonPath": ".metadata.creationTimestamp",
         }
+
+
+def test_the_elastic_kinds_scale_their_workers_like_upstream(crds: dict[str, Manifest]) -> None:
+    """training-operator v1.8.1's own CRDs: a scale subresource on PyTorchJob and PaddleJob."""
+    scaled = {name: crd["spec"]["versions"][0]["subresources"].get("scale") for name, crd in crds.items()}
+    for kind, field in (("pytorchjobs", "pytorchReplicaSpecs"), ("paddlejobs", "paddleReplicaSpecs")):
+        assert scaled.pop(f"{kind}.kubeflow.org") == {
+            "specReplicasPath": f".spec.{field}.Worker.replicas",
+            "statusReplicasPath": ".status.replicaStatuses.Worker.active",
+            "labelSelectorPath": ".status.replicaStatuses.Worker.selector",
+        }
+    assert set(scaled.values()) == {None}
 
 
 # ---------------------------------------------------------------- structural schema

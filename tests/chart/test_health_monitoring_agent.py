@@ -287,16 +287,20 @@ def test_unknown_region_fails_listing_the_known_ones(render3: Renderer, assignme
     assert "--set health-monitoring-agent.image.repository=" in message
 
 
-def test_generic_platform_fails_instead_of_rendering_an_agent_that_cannot_run(render: Renderer) -> None:
+def test_the_aws_agent_on_the_generic_platform_fails_instead_of_rendering_an_agent_that_cannot_run(
+    render: Renderer,
+) -> None:
     with pytest.raises(RenderError) as error:
-        render("global.platform=generic")
+        render("global.platform=generic", "health-monitoring-agent.agent=aws")
     message = str(error.value)
-    assert "the open health monitoring agent for generic clusters is not available yet" in message
-    assert "--set health-monitoring-agent.enabled=false" in message
+    assert "agent=aws with global.platform=generic" in message
+    assert "remove --set health-monitoring-agent.agent=aws" in message
+    assert "--set health-monitoring-agent.image.repository=" in message
 
 
-def test_generic_platform_runs_an_agent_image_the_user_provides(render3: Renderer) -> None:
-    objects = render3("global.platform=generic", "health-monitoring-agent.image.repository=example.com/agent")
+def test_generic_platform_runs_an_aws_agent_image_the_user_provides(render3: Renderer) -> None:
+    objects = render3("global.platform=generic", "health-monitoring-agent.agent=aws",
+                      "health-monitoring-agent.image.repository=example.com/agent")
     assert images(objects) == {f"example.com/agent:{DEFAULT_TAG}"}
 
 

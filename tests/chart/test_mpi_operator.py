@@ -148,7 +148,6 @@ def test_scenario_values_apply(render3: Renderer) -> None:
         "-alsologtostderr",
         "--lock-namespace=kube-system",
         "--gang-scheduling=scheduler-plugins-scheduler",
-        "--cluster-domain=cluster.local",
     ]
     assert container(objects)["resources"]["limits"] == {"memory": "1Gi"}
 
@@ -167,6 +166,8 @@ def test_watch_namespace_and_extra_args(render3: Renderer) -> None:
         "mpi-operator.image.tags=0.5.0",
         "mpi-operator.crds.keepIt=true",
         "mpi-operator.extraArgs={threadiness=4}",
+        # v0.6.0 has no --cluster-domain flag: the value is gone, not silently ignored.
+        "mpi-operator.clusterDomain=cluster.local",
     ],
 )
 def test_schema_rejects_typos(render3: Renderer, setting: str) -> None:

@@ -49,6 +49,9 @@ def test_deployment_runs_v1_8_1_in_the_release_namespace(default: list[Manifest]
         f"--webhook-secret-name={NAME}-webhook-cert",
     ]
     assert "--enable-scheme=mpijob" not in main["args"]
+    # The operator's cert rotator finds its Secret in MY_POD_NAMESPACE (else "kubeflow").
+    assert main["env"] == [{"name": "MY_POD_NAMESPACE",
+                            "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
     assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "probes"}
     assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes"}
     assert {p["name"]: p["containerPort"] for p in main["ports"]} == {

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from hyperpod_deps.localcluster import cluster
+from hyperpod_deps.localcluster import cluster, operators
 from hyperpod_deps.localcluster.nodespec import default_spec
 from hyperpod_deps.toolchain.helm import HELM_RELEASES, helm_path, kubectl_path
+from hyperpod_deps.toolchain.kubeflow import ensure_mpi_operator, ensure_training_operator
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries, ensure_control_plane
+from tests.e2e import kubeflow_support
 from tests.e2e.helm_support import RELEASE, HelmCli, helm_env, helm_release_namespaces
 from tests.e2e.kube_support import Kube
 
@@ -117,3 +119,57 @@ def installed(helm3_cli: HelmCli, helm4_cli: HelmCli, kube: Kube) -> Iterator[He
     finally:
         _remove_releases(kube, helm4_cli)
 
+
+
+# The real Kubeflow operators, as local processes against `local_cluster`. Tests that take them
+# must not install the chart's own trainingOperators / mpi-operator (set
+# trainingOperators.enabled=false and mpi-operator.enabled=false): the chart's
+# ValidatingWebhookConfiguration has the same compiled-in name as the one the local training
+# operator serves, and would send every job to a Service nothing answers under kwok.
+
+
+@pytest.fixture(scope="session")
+def kubeflow_operator_binaries() -> tuple[Path, Path]:
+    """The training operator and MPI operator, built from their Go modules (not skipped)."""
+    return ensure_training_operator(), ensure_mpi_operator()
+
+
+@pytest.fixture(scope="session")
+def kubeflow_crds(local_cluster: cluster.ClusterStatus, kube: Kube) -> list[str]:
+    """The chart's Kubeflow CRDs (rendered by helm from the chart), applied and Established."""
+    return kubeflow_support.apply_crds(kube, kubeflow_support.chart_crds(helm_path(4)))
+
+
+def _operator_home(local_cluster: cluster.ClusterStatus) -> tuple[Path, Path]:
+    """The kubeconfig, and the cluster's own folder for the operators' logs and pid files."""
+    assert local_cluster.kubeconfig is not None
+    return Path(local_cluster.kubeconfig), local_cluster.state_dir
+
+
+@pytest.fixture(scope="session")
+def training_operator(local_cluster: cluster.ClusterStatus, kube: Kube, kubeflow_crds: list[str],
+                      kubeflow_operator_binaries: tuple[Path, Path]) -> Iterator[operators.TrainingOperator]:
+    """The real training operator (every chart scheme, never mpijob), its webhook served on
+    loopback; stopped at the end of the session."""
+    kubeconfig, directory = _operator_home(local_cluster)
+    running = operators.start_training_operator(
+        kubeconfig, directory, kubeflow_support.TRAINING_OPERATOR_NAMESPACE,
+        binary=kubeflow_operator_binaries[0])
+    try:
+        kubeflow_support.make_webhook_adoptable(kube)
+        yield running
+    finally:
+        operators.stop(operators.TRAINING_OPERATOR, directory)
+
+
+@pytest.fixture(scope="session")
+def mpi_operator(local_cluster: cluster.ClusterStatus, kubeflow_crds: list[str],
+                 kubeflow_operator_binaries: tuple[Path, Path]) -> Iterator[operators.RunningOperator]:
+    """The real MPI operator, leading through its Lease; stopped at the end of the session."""
+    kubeconfig, directory = _operator_home(local_cluster)
+    running = operators.start_mpi_operator(kubeconfig, directory, kubeflow_support.MPI_LOCK_NAMESPACE,
+                                           binary=kubeflow_operator_binaries[1])
+    try:
+        yield running
+    finally:
+        operators.stop(operators.MPI_OPERATOR, directory)

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from hyperpod_deps.chart.checks import run_checks
+from hyperpod_deps.chart.checks import PRIVILEGED_REASON, run_checks
 from hyperpod_deps.core.kubernetes_facts import RECOMMENDED_LABELS
 from hyperpod_deps.core.wire import NODE_HEALTH_TOLERATION
 
@@ -98,3 +98,14 @@ def test_container_rules(change: dict[str, Any], expected: str) -> None:
     obj = daemonset(tolerations=[NODE_HEALTH_TOLERATION], priorityClassName="system-node-critical",
                     initContainers=[container])
     assert any(expected in m for m in messages(obj))
+
+
+def test_a_privileged_container_passes_only_with_its_reason_on_the_pod_template() -> None:
+    privileged = {**good_container(), "securityContext": {"privileged": True}}
+    obj = daemonset(tolerations=[NODE_HEALTH_TOLERATION], priorityClassName="system-node-critical",
+                    containers=[privileged])
+    assert "container c: privileged" in messages(obj)
+    obj["spec"]["template"]["metadata"] = {"annotations": {PRIVILEGED_REASON: " "}}
+    assert "container c: privileged" in messages(obj)
+    obj["spec"]["template"]["metadata"] = {"annotations": {PRIVILEGED_REASON: "reads /dev/kmsg"}}
+    assert messages(obj) == []

@@ -70,16 +70,25 @@ def check_daemonset_survives_quarantine(obj: Manifest) -> Iterator[str]:
         yield "node DaemonSet without priorityClassName system-node-critical"
 
 
+# A pod template annotation that says why its containers must be privileged (the open health
+# agent reading /dev/kmsg). Without it, a privileged container is a finding.
+PRIVILEGED_REASON = "hyperpod-deps/privileged-reason"
+
+
 def check_containers(obj: Manifest) -> Iterator[str]:
     spec = pod_spec(obj)
     if spec is None:
         return
+    template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    justified = bool((template.get("annotations") or {}).get(PRIVILEGED_REASON, "").strip())
     for container in containers(spec):
         name = container.get("name")
         requests = (container.get("resources") or {}).get("requests") or {}
         if not {"cpu", "memory"} <= set(requests):
             yield f"container {name}: cpu and memory requests are required"
         security = container.get("securityContext") or {}
+        if security.get("privileged") and justified:
+            continue  # privileged has every capability; the annotation says why
         if security.get("privileged"):
             yield f"container {name}: privileged"
         if security.get("allowPrivilegeEscalation") is not False:

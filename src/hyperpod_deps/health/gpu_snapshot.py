@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # NVML clock event ("throttle") reason bits.
+IDLE_REASON = 0x01  # nothing runs: low clocks are expected, whatever else is set
 THERMAL_REASONS = 0x20 | 0x40  # software thermal slowdown, hardware thermal slowdown
 POWER_REASONS = 0x04 | 0x80  # software power cap, hardware power brake
 
@@ -79,6 +80,8 @@ def _gpu_findings(gpu: GpuState, limits: Limits) -> list[str]:
 
 def _throttle_findings(gpu: GpuState, limits: Limits) -> list[str]:
     if not gpu.throttle_reasons or not gpu.sm_clock_mhz or not gpu.max_sm_clock_mhz:
+        return []
+    if gpu.throttle_reasons & IDLE_REASON:
         return []
     if gpu.sm_clock_mhz >= gpu.max_sm_clock_mhz * limits.throttle_clock_ratio:
         return []

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 _KMSG = re.compile(r"(\d{1,10}),(\d{1,20}),(\d{1,20})(?:,[^;]*)?;(.*)", re.DOTALL)
 # Continuation lines of a kmsg record carry its dictionary: " SUBSYSTEM=pci", " DEVICE=+pci:...".
 _CONTINUATION = re.compile(r" [A-Z_][A-Z0-9_]*=")
-# "Nov 28 12:00:01 host kernel: ..." (RFC 3164) or "2024-11-28T12:00:01.5+00:00 host kernel: ...".
+# "Nov 28 12:00:01 host kernel: ..." (RFC 3164; journalctl's short-precise adds ".123456") or
+# "2024-11-28T12:00:01.5+00:00 host kernel: ..." (RFC 3339).
 _SYSLOG = re.compile(
-    r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+    r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
     r" \S+ [^:\s]+: ?(.*)",
     re.DOTALL,
 )

@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover
     sre_parse = None
 
 _MIN_KEYWORD = 3
+_PUNCTUATION = " \t:;,.()[]{}'\"=-_/"
 _SELECTIVE = 6  # a shared keyword shorter than this passes too many ordinary lines
 
 
@@ -38,7 +39,10 @@ def required_literals(pattern: re.Pattern[str]) -> list[str]:
         runs.append(run)
         run = ""
     runs.append(run)
-    return [run for run in runs if len(run) >= _MIN_KEYWORD]
+    # Leading spaces and punctuation (": Killed process") are frequent characters where a scan
+    # for the keyword would start often; the rest of the run is required just the same.
+    trimmed = (run.lstrip(_PUNCTUATION) for run in runs)
+    return [run for run in trimmed if len(run) >= _MIN_KEYWORD]
 
 
 def _keywords(literals: list[list[str]]) -> list[str]:
@@ -60,8 +64,14 @@ class Prefilter:
         self.always = any(not runs for runs in literals)
         self.keywords = _keywords(literals)
         self._any = re.compile("|".join(map(re.escape, self.keywords))) if self.keywords else None
+        # The same keywords as bytes, so raw log lines need no decoding until one passes (a
+        # keyword found in the decoded text is found in the bytes: replacement never adds text).
+        encoded = [re.escape(k.encode()) for k in self.keywords]
+        self._any_bytes = re.compile(b"|".join(encoded)) if encoded else None
 
-    def may_match(self, line: str) -> bool:
+    def may_match(self, line: str | bytes) -> bool:
         if self.always:
             return True
+        if isinstance(line, bytes):
+            return self._any_bytes is not None and self._any_bytes.search(line) is not None
         return self._any is not None and self._any.search(line) is not None

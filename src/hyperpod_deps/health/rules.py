@@ -76,7 +76,7 @@ class RuleSet:
                              message.strip(), source)
         return None
 
-    def may_match(self, source: str, line: str) -> bool:
+    def may_match(self, source: str, line: str | bytes) -> bool:
         """False only when no rule of `source` can match `line` (or any text within it)."""
         return self._prefilters[source].may_match(line)
 
@@ -96,6 +96,10 @@ class RuleSet:
     def source_of(self, rule_id: str) -> str | None:
         entry = self._all.get(rule_id.rpartition("/")[2])
         return entry[0] if entry else None
+
+    def fault_types(self) -> list[str]:
+        """Every fault type an enabled rule can report: the node conditions the agent owns."""
+        return sorted({rule.fault_type for rules in self._by_source.values() for rule in rules})
 
     def __len__(self) -> int:
         """How many rules are enabled, over all sources."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from hyperpod_deps.localcluster import commands, kubeconfig, processes
+from hyperpod_deps.localcluster import commands, kubeconfig, operators, processes
 from hyperpod_deps.localcluster.layout import Layout, Ports
 from hyperpod_deps.localcluster.nodespec import NodeSpec, node_objects
 from hyperpod_deps.localcluster.pki import ensure_pki
@@ -91,6 +91,7 @@ def down(name: str, purge: bool = False) -> ClusterStatus:
     """
     layout = Layout.for_cluster(name)
     state = _load_state(layout)
+    operators.stop_all(layout.root)  # Kubeflow operators started against this cluster, if any
     for component in reversed(commands.COMPONENTS):
         processes.stop(component, layout)
     ports = [p for p in state.get("ports", {}).values() if isinstance(p, int)]
@@ -102,6 +103,31 @@ def down(name: str, purge: bool = False) -> ClusterStatus:
     if purge:
         shutil.rmtree(layout.root, ignore_errors=True)
     return status(name)
+
+
+def stop_component(name: str, component: str, grace_seconds: float = 15.0) -> None:
+    """Stop one process of a running cluster (e.g. kube-apiserver, to test clients through an
+    outage): SIGTERM, then SIGKILL after the grace period (kube-apiserver drains for long)."""
+    processes.stop(component, Layout.for_cluster(name), grace_seconds)
+
+
+def start_component(name: str, component: str, binaries: ControlPlaneBinaries | None = None) -> None:
+    """Start one stopped process again, with the command line and ports it had, and wait until healthy."""
+    layout = Layout.for_cluster(name)
+    state = _load_state(layout)
+    if "ports" not in state:
+        raise ClusterError(f"cluster {name!r} is not up: no ports recorded")
+    ports = Ports(**state["ports"])
+    binaries = binaries or ensure_control_plane()
+    processes.start(component, commands.command_line(component, binaries, layout, ports), layout)
+    processes.wait_healthy(component, commands.health_url(component, ports), layout,
+                           _probe_context(component, layout), START_TIMEOUT_SECONDS[component])
+
+
+def restart_component(name: str, component: str, binaries: ControlPlaneBinaries | None = None,
+                      grace_seconds: float = 15.0) -> None:
+    stop_component(name, component, grace_seconds)
+    start_component(name, component, binaries)
 
 
 def status(name: str) -> ClusterStatus:

@@ -7,7 +7,9 @@ The CRDs must be installed first (the MPI operator exits without its CRD).
 """
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +62,9 @@ def start_training_operator(kubeconfig: Path, directory: Path, namespace: str = 
     argv = objects.training_operator_argv(binary, kubeconfig, ports, schemes)
     env = {"KUBECONFIG": str(kubeconfig), "MY_POD_NAMESPACE": namespace, "TMPDIR": str(serving_dir)}
     pid = processes.start(TRAINING_OPERATOR, argv, layout, env=env)
-    processes.wait_healthy(TRAINING_OPERATOR, f"http://{LOOPBACK}:{ports.probes}/readyz", layout,
-                           None, timeout_seconds)
+    with _stopped_on_failure(TRAINING_OPERATOR, layout):
+        processes.wait_healthy(TRAINING_OPERATOR, f"http://{LOOPBACK}:{ports.probes}/readyz", layout,
+                               None, timeout_seconds)
     return TrainingOperator(TRAINING_OPERATOR, pid, layout.log_file(TRAINING_OPERATOR), namespace, ports,
                             schemes)
 
@@ -79,7 +82,8 @@ def start_mpi_operator(kubeconfig: Path, directory: Path, lock_namespace: str = 
         create_or_replace(kube, objects.namespace(lock_namespace))
         with hold_port(objects.MPI_OPERATOR_HEALTH_PORT, MPI_OPERATOR, timeout_seconds) as lock:
             pid = _start_holding(lock, binary, kubeconfig, lock_namespace, layout)
-        _wait_for_lease(kube, lock_namespace, layout, timeout_seconds)
+        with _stopped_on_failure(MPI_OPERATOR, layout):
+            _wait_for_lease(kube, lock_namespace, layout, timeout_seconds)
     return RunningOperator(MPI_OPERATOR, pid, layout.log_file(MPI_OPERATOR))
 
 
@@ -95,6 +99,16 @@ def stop_all(directory: Path) -> None:
 
 def running(name: str, directory: Path) -> int | None:
     return processes.running_pid(name, _layout(directory))
+
+
+@contextlib.contextmanager
+def _stopped_on_failure(name: str, layout: Layout) -> Iterator[None]:
+    """A process that never became ready is not left running."""
+    try:
+        yield
+    except BaseException:
+        processes.stop(name, layout)
+        raise
 
 
 def _start_holding(lock: PortLock, binary: Path, kubeconfig: Path, lock_namespace: str,

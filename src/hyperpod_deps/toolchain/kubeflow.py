@@ -90,11 +90,13 @@ def ensure_node_problem_detector(versions: KubeflowVersions = KUBEFLOW,
 
 
 def main() -> None:
-    """python -m hyperpod_deps.toolchain.kubeflow [--npd]: build (or find) the operators."""
+    """python -m hyperpod_deps.toolchain.kubeflow [--node-problem-detector]: build (or find)
+    the two operators, or node-problem-detector alone; print where they are."""
+    if "--node-problem-detector" in sys.argv[1:]:
+        print(f"node-problem-detector: {ensure_node_problem_detector()}")
+        return
     print(f"training-operator: {ensure_training_operator()}")
     print(f"mpi-operator: {ensure_mpi_operator()}")
-    if "--npd" in sys.argv[1:]:
-        print(f"node-problem-detector: {ensure_node_problem_detector()}")
 
 
 if __name__ == "__main__":

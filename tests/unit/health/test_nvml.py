@@ -38,6 +38,7 @@ def gpu(**changes: object) -> GpuSnapshot:
     (gpu(throttle_reasons=0x20, sm_clock_mhz=990), 1, []),  # exactly half the clock: not below it
     (gpu(throttle_reasons=0x04, sm_clock_mhz=700), 1, [("power-throttle", Action.WARNING)]),
     (gpu(throttle_reasons=0x01, sm_clock_mhz=300), 1, []),  # idle is not throttling
+    (gpu(throttle_reasons=0x05, sm_clock_mhz=300), 1, []),  # idle at the power cap: still idle
     (gpu(throttle_reasons=0x44, sm_clock_mhz=300), 1, [("thermal-throttle", Action.WARNING),
                                                        ("power-throttle", Action.WARNING)]),
     (gpu(throttle_reasons=0x40, sm_clock_mhz=None), 1, []),

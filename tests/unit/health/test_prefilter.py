@@ -11,11 +11,12 @@ from tests.unit.health.samples import near_misses, samples
 
 
 @pytest.mark.parametrize(("pattern", "expected"), [
-    (r"NVRM: Xid \((?:PCI:)?(?P<pci>[0-9a-f:.]+)\): (?P<xid>79),", ["NVRM: Xid (", "): "]),
+    (r"NVRM: Xid \((?:PCI:)?(?P<pci>[0-9a-f:.]+)\): (?P<xid>79),", ["NVRM: Xid ("]),
     (r"abc|abd", []),  # an alternation at the top level has no required literal
     (r"(?i)NVRM: Xid", []),  # case-insensitive: no literal is safe
     (r"ab+c", []),  # runs shorter than 3 characters are not keywords
-    (r"^INFO: task .+ blocked", ["INFO: task ", " blocked"]),
+    (r"^INFO: task .+ blocked", ["INFO: task ", "blocked"]),  # leading space trimmed
+    (r"x: Killed process \d", ["x: Killed process "]),
 ])
 def test_required_literals(pattern: str, expected: list[str]) -> None:
     assert required_literals(re.compile(pattern)) == expected
@@ -40,9 +41,16 @@ def test_shipped_prefilter_agrees_with_the_rules_on_every_sample_and_near_miss()
         for cases in by_rule.values():
             for case in cases:
                 assert rules.may_match(source, case["line"]), case["line"]
+                assert rules.may_match(source, case["line"].encode()), case["line"]
     ordinary = "Nov 28 12:00:01 host kernel: [ 1.0] Linux version 6.1.0 (gcc 12)"
     assert not rules.may_match("kmsg", ordinary)
     for source, lines in near_misses().items():
         for line in lines:
             if not rules.may_match(source, line):
                 assert rules.match_unfiltered(source, line) is None
+
+
+def test_bytes_and_text_agree_even_around_undecodable_bytes() -> None:
+    prefilter = Prefilter([re.compile("NVRM: Xid"), re.compile("EDAC MC")])
+    for raw in (b"\xffNVRM: Xid\xfe", b"NVRM:\xff Xid", b"EDAC\x00MC", "caf\u00e9 EDAC MC".encode()):
+        assert prefilter.may_match(raw) == prefilter.may_match(raw.decode("utf-8", errors="replace"))

@@ -140,6 +140,13 @@ def test_escalation_by_id_or_by_source_path() -> None:
     assert rules.source_of("gpu-count") == "nvml"
 
 
+def test_fault_types_are_the_documented_set() -> None:
+    assert RuleSet.load().fault_types() == [
+        "EFAUnhealthy", "FilesystemUnhealthy", "MemoryUnhealthy", "NeuronDeviceUnhealthy",
+        "NvidiaGPUApplicationError", "NvidiaGPUThrottled", "NvidiaGPUUnhealthy", "NvidiaNVLinkUnhealthy",
+        "NvidiaNVSwitchUnhealthy", "SoftwareError"]
+
+
 def test_every_reboot_class_hardware_rule_escalates_to_replace() -> None:
     rules = RuleSet.load()
     software = {"SoftwareError"}

@@ -1,6 +1,10 @@
 """Every shipped rule loads, has a real sample that triggers exactly it, and near misses match nothing."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from hyperpod_deps.core.health import Action
@@ -68,3 +72,12 @@ def test_sample_matches_the_same_in_every_log_format(source: str, rule_id: str, 
 def test_near_misses_match_no_rule(source: str) -> None:
     for line in near_misses()[source]:
         assert RULES.match(source, _message(source, line)) is None, line
+
+
+def test_the_generated_rule_table_is_current() -> None:
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, str(root / "hack/gen_health_rules_doc.py"), "--check"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    table = (root / "docs/health-rules.md").read_text()
+    assert all(f"| `{rule.id}` |" in table for source in SOURCES for rule in RULES.rules(source))

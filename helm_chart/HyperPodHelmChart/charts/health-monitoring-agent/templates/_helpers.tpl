@@ -73,7 +73,7 @@ us-east-1. Fails, with the fix, where nothing runnable can be chosen.
 {{- fail (printf "health-monitoring-agent.image.registry=%s is set but image.repository is not: an explicit image needs both, e.g. --set health-monitoring-agent.image.registry=%s --set health-monitoring-agent.image.repository=%s (or remove image.registry to use the regional AWS image)." $image.registry $image.registry (include "health-monitoring-agent.awsRepository" .)) -}}
 {{- end -}}
 {{- if eq ($global.platform | default "hyperpod") "generic" -}}
-{{- fail "health-monitoring-agent: global.platform=generic, and the open health monitoring agent for generic clusters is not available yet (the AWS agent image runs only on SageMaker HyperPod nodes). Set --set health-monitoring-agent.enabled=false, or run an agent image you provide with --set health-monitoring-agent.image.repository=<registry>/<repository>." -}}
+{{- fail "health-monitoring-agent: agent=aws with global.platform=generic: the AWS agent image runs only on SageMaker HyperPod nodes. Use the open agent (remove --set health-monitoring-agent.agent=aws: it is the default on generic), or run an agent image you provide with --set health-monitoring-agent.image.repository=<registry>/<repository>." -}}
 {{- end -}}
 {{- $region := "us-east-1" -}}
 {{- $why := "region us-east-1, the default: neither health-monitoring-agent.region nor global.region is set" -}}
@@ -115,4 +115,56 @@ accelerator taint to tolerate.
 {{- $all = append $all (dict "family" "neuron" "name" "health-monitoring-agent-neuron" "taint" "aws.amazon.com/neuron" "what" "Neuron") -}}
 {{- end -}}
 {{- $all | toJson -}}
+{{- end -}}
+
+{{/*
+Which agent runs: "aws" (the SageMaker HyperPod agent image) or "open" (this
+project's agent). Empty agent: aws on global.platform=hyperpod, open on generic.
+*/}}
+{{- define "health-monitoring-agent.agent" -}}
+{{- $platform := (.Values.global | default dict).platform | default "hyperpod" -}}
+{{- .Values.agent | default (ternary "open" "aws" (eq $platform "generic")) -}}
+{{- end -}}
+
+{{/*
+The version of the hyperpod-deps package, and so the tag of its image
+(hyperpod-deps/agents): the open agent's default tag. A test keeps it equal to
+the Python package's version.
+*/}}
+{{- define "health-monitoring-agent.openVersion" -}}
+0.1.0
+{{- end -}}
+
+{{/* The open agent's image: ghcr.io/hyperpod-deps/agents:<package version> by default. */}}
+{{- define "health-monitoring-agent.openImage" -}}
+{{- $image := deepCopy .Values.openAgent.image -}}
+{{- $_ := set $image "tag" ($image.tag | default (include "health-monitoring-agent.openVersion" .)) -}}
+{{- include "hyperpod-common.image" (dict "image" $image "global" .Values.global "defaultRegistry" "ghcr.io" "context" .) -}}
+{{- end -}}
+
+{{/* Where the open agent finds its settings and the users' rule documents. */}}
+{{- define "health-monitoring-agent.configDir" -}}
+/etc/hyperpod-deps/health
+{{- end -}}
+
+{{/*
+The open agent's settings file for one family (dict "context" . "family"
+"nvidia"|"neuron"): openAgent.config as given, plus what the chart decides
+(platform, the user rule files, where host paths are mounted), with only the
+family's accelerator monitor on.
+*/}}
+{{- define "health-monitoring-agent.openConfig" -}}
+{{- $ctx := .context -}}
+{{- $config := deepCopy $ctx.Values.openAgent.config -}}
+{{- $rules := list -}}
+{{- range $name, $_ := $ctx.Values.openAgent.rules -}}
+{{- $rules = append $rules (printf "%s/rules/%s.yaml" (include "health-monitoring-agent.configDir" $ctx) $name) -}}
+{{- end -}}
+{{- $_ := set $config "platform" (($ctx.Values.global | default dict).platform | default "hyperpod") -}}
+{{- $_ = set $config "extraRuleFiles" $rules -}}
+{{- $_ = set $config "stateDir" "/var/lib/hyperpod-deps/health-agent" -}}
+{{- $_ = set $config "hostRoot" "/host" -}}
+{{- $off := ternary "neuron" "nvml" (eq .family "nvidia") -}}
+{{- $_ = set (index $config.sources $off) "enabled" false -}}
+{{- toYaml $config -}}
 {{- end -}}

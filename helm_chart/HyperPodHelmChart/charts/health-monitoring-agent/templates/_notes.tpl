@@ -1,8 +1,15 @@
 {{- define "health-monitoring-agent.notes" -}}
-{{- $image := include "health-monitoring-agent.image" . | fromJson -}}
+{{- $namespace := include "health-monitoring-agent.namespace" . -}}
 {{- $sets := list -}}
 {{- range $ds := include "health-monitoring-agent.daemonSets" . | fromJsonArray -}}
 {{- $sets = append $sets (printf "%s (%s nodes)" $ds.name $ds.what) -}}
 {{- end -}}
-health-monitoring-agent: DaemonSets {{ join ", " $sets }} in namespace {{ include "health-monitoring-agent.namespace" . }}, image {{ $image.ref }} ({{ $image.why }}); check: kubectl get daemonsets -n {{ include "health-monitoring-agent.namespace" . }} -l app.kubernetes.io/name={{ include "hyperpod-common.name" . }}
+{{- if eq (include "health-monitoring-agent.agent" .) "open" -}}
+{{- $config := .Values.openAgent.config -}}
+{{- $kernel := ternary "/dev/kmsg (privileged container)" "log files only (non-root, kmsg off)" $config.sources.kmsg.enabled -}}
+health-monitoring-agent: the open agent (hyperpod-deps health agent), DaemonSets {{ join ", " $sets }} in namespace {{ $namespace }}, image {{ include "health-monitoring-agent.openImage" . }}; kernel log from {{ $kernel }}{{ if $config.metricsPort }}, metrics on port {{ $config.metricsPort }}{{ end }}{{ if .Values.openAgent.rules }}, extra rules: {{ keys .Values.openAgent.rules | sortAlpha | join ", " }}{{ end }}; check: kubectl get daemonsets -n {{ $namespace }} -l app.kubernetes.io/name={{ include "hyperpod-common.name" . }} and kubectl get nodes -L sagemaker.amazonaws.com/node-health-status
+{{- else -}}
+{{- $image := include "health-monitoring-agent.image" . | fromJson -}}
+health-monitoring-agent: DaemonSets {{ join ", " $sets }} in namespace {{ $namespace }}, image {{ $image.ref }} ({{ $image.why }}); check: kubectl get daemonsets -n {{ $namespace }} -l app.kubernetes.io/name={{ include "hyperpod-common.name" . }}
+{{- end -}}
 {{- end -}}
