@@ -141,11 +141,17 @@ class Agent:
             handle.write(text.encode() if isinstance(text, str) else text)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 20) -> int:
-        assert self.process is not None
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout)
-        self.process = None
-        return code
+        """Signal the agent and wait; one that does not stop in time is killed and fails the test."""
+        process, self.process = self.process, None
+        assert process is not None
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            message = f"the agent of {self.node} did not stop within {timeout:.0f}s of {sig.name}"
+            raise AssertionError(message) from None
 
     @property
     def alive(self) -> bool:

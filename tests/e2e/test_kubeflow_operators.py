@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from hyperpod_deps.localcluster import operators
+from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.localcluster.operators import RunningOperator, TrainingOperator
 from tests.e2e.kube_support import ApiObject, Kube
 from tests.e2e.kubeflow_support import (
@@ -101,7 +104,7 @@ def test_the_webhook_on_loopback_rejects_an_invalid_job(
     refused = kube.run("create", "-f", "-", stdin=json.dumps(invalid), check=False)
 
     assert refused.returncode != 0
-    assert 'admission webhook "validator.pytorchjob.training-operator.kubeflow.org" denied' in refused.stderr
+    assert 'admission webhook "local.pytorchjob.training-operator.kubeflow.org" denied' in refused.stderr
     assert kube.get("pytorchjob", "no-pytorch-container", namespace) is None
     # The rotator accepted the certificates we made (it did not make its own, which the
     # webhook server, reading ours, would not serve).
@@ -160,3 +163,15 @@ def test_the_training_operator_leaves_mpijobs_to_the_mpi_operator(
     assert '"controller": "pytorchjob-controller"' in log
     assert "mpijob" not in log.lower()
     assert "mpijob" not in training_operator.schemes
+
+
+def test_a_second_operator_from_the_same_folder_is_refused(
+        training_operator: TrainingOperator, mpi_operator: RunningOperator,
+        local_cluster: ClusterStatus) -> None:
+    assert local_cluster.kubeconfig is not None
+    kubeconfig, folder = Path(local_cluster.kubeconfig), local_cluster.state_dir
+    with pytest.raises(operators.OperatorAlreadyRunning, match=f"pid {training_operator.pid}"):
+        operators.start_training_operator(kubeconfig, folder)
+    with pytest.raises(operators.OperatorAlreadyRunning, match=f"pid {mpi_operator.pid}"):
+        operators.start_mpi_operator(kubeconfig, folder)
+    assert operators.running(operators.TRAINING_OPERATOR, folder) == training_operator.pid

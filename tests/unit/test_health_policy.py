@@ -336,3 +336,13 @@ def test_a_healthy_node_gets_no_memory_annotation() -> None:
 ])
 def test_label_values_are_always_valid(text: str, value: str) -> None:
     assert labels.label_value(text) == value
+
+
+def test_dedupe_memory_forgets_what_can_no_longer_dedupe() -> None:
+    node = Node()
+    node.step([HUNG], config(), T0, T0)
+    assert len(node.recent) == 1
+    node.step([], config(), T0 + timedelta(seconds=59), T0)
+    assert len(node.recent) == 1
+    node.step([], config(), T0 + timedelta(seconds=61), T0)
+    assert node.recent == {}

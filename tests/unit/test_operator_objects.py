@@ -45,7 +45,7 @@ def test_webhooks_match_the_charts_but_reach_loopback() -> None:
     config = objects.webhook_configuration(41003, b"PEM", ("pytorchjob", "paddlejob"))
     assert config["metadata"]["name"] == "validator.training-operator.kubeflow.org"
     pytorch, paddle = config["webhooks"]
-    assert pytorch["name"] == "validator.pytorchjob.training-operator.kubeflow.org"
+    assert pytorch["name"] == "local.pytorchjob.training-operator.kubeflow.org"  # not the chart's
     assert pytorch["clientConfig"] == {
         "url": "https://127.0.0.1:41003/validate-kubeflow-org-v1-pytorchjob",
         "caBundle": base64.b64encode(b"PEM").decode()}

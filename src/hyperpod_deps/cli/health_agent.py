@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -13,8 +13,8 @@ import click
 
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.health import settings as agent_settings
-from hyperpod_deps.health.logs import JsonLog
-from hyperpod_deps.health.rules import RuleError
+from hyperpod_deps.health.logs import JsonLog, route_python_logging
+from hyperpod_deps.health.rules import RuleError, RuleSet
 from hyperpod_deps.health.runner import Agent
 from hyperpod_deps.health.writer import Backoff
 from hyperpod_deps.kube.client import Kube
@@ -30,15 +30,21 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
     """Watch this node's kernel log and accelerators; mark the node (labels, taint, conditions,
     events) when a rule finds a fault. The node is $NODE_NAME. Runs until SIGTERM."""
     log = JsonLog()
+    route_python_logging(log)
     try:
         settings = agent_settings.load(config_file)
+        rules = RuleSet.load(settings.extra_rule_files)  # before waiting for the API server
     except agent_settings.SettingsError as error:
         _fail(log, str(error), ExitCode.USAGE)
-    stop = threading.Event()
+    except RuleError as error:
+        _fail(log, f"bad rules: {error}", ExitCode.USAGE)
+    # Only a flag and the agent's reentrant stop: a signal handler must take no lock the
+    # interrupted code may hold.
+    stop: list[bool] = []
     holder: list[Agent] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+        stop.append(True)
         for agent in holder:
             agent.stop()
 
@@ -47,11 +53,8 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
     kube = _connect(kubeconfig, settings.writer.max_backoff_seconds, stop, log)
     if kube is None:
         return
-    try:
-        holder.append(Agent(settings, kube, log))
-    except RuleError as error:
-        _fail(log, f"bad rules: {error}", ExitCode.USAGE)
-    if stop.is_set():
+    holder.append(Agent(settings, kube, log, rules=rules))
+    if stop:
         holder[0].stop()
     try:
         holder[0].run()
@@ -59,16 +62,18 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
         kube.close()
 
 
-def _connect(kubeconfig: Path | None, max_backoff: float, stop: threading.Event, log: JsonLog) -> Kube | None:
+def _connect(kubeconfig: Path | None, max_backoff: float, stop: list[bool], log: JsonLog) -> Kube | None:
     """The API server may be down when the agent starts: wait for it (None if stopped first)."""
     backoff = Backoff(max_backoff)
-    while not stop.is_set():
+    while not stop:
         try:
             return Kube.connect(kubeconfig)
         except KubeError as error:
             delay = backoff.failed(0.0)
             log.warn("API server not reachable; retrying", retry_in_seconds=round(delay, 2), error=str(error))
-            stop.wait(delay)
+            deadline = time.monotonic() + delay
+            while not stop and time.monotonic() < deadline:
+                time.sleep(0.1)
     return None
 
 

@@ -6,6 +6,7 @@ odd `"details: "` key), so log queries written for HyperPod's agent find ours to
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -48,15 +49,15 @@ class JsonLog:
         self._write(detection_record(fault, self._clock()))
 
     def info(self, msg: str, **fields: Any) -> None:
-        self._log("info", msg, fields)
+        self.line("info", msg, **fields)
 
     def warn(self, msg: str, **fields: Any) -> None:
-        self._log("warn", msg, fields)
+        self.line("warn", msg, **fields)
 
     def error(self, msg: str, **fields: Any) -> None:
-        self._log("error", msg, fields)
+        self.line("error", msg, **fields)
 
-    def _log(self, level: str, msg: str, fields: dict[str, Any]) -> None:
+    def line(self, level: str, msg: str, **fields: Any) -> None:
         record = {"level": level, "ts": _stamp(self._clock()), "msg": msg, **fields}
         self._write(json.dumps(record, separators=(",", ":"), default=str))
 
@@ -64,3 +65,28 @@ class JsonLog:
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()
+
+
+_LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn"}
+
+
+class JsonLogHandler(logging.Handler):
+    """Python logging (urllib3's retries, the monitors' notes) as the agent's JSON lines, so
+    everything it prints parses the same way."""
+
+    def __init__(self, log: JsonLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = _LEVELS.get(record.levelno, "error")
+            self.log.line(level, record.getMessage(), logger=record.name)
+        except Exception:  # a log line must never take the agent down
+            self.handleError(record)
+
+
+def route_python_logging(log: JsonLog, level: int = logging.INFO) -> None:
+    root = logging.getLogger()
+    root.handlers[:] = [JsonLogHandler(log)]
+    root.setLevel(level)

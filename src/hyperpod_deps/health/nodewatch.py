@@ -25,7 +25,7 @@ class NodeSeen:
 
 
 class NodeWatch(threading.Thread):
-    def __init__(self, kube: Kube, name: str, inbox: queue.Queue[object], stop: threading.Event,
+    def __init__(self, kube: Kube, name: str, inbox: queue.SimpleQueue[object], stop: threading.Event,
                  log: JsonLog, max_backoff_seconds: float) -> None:
         super().__init__(name="node-watch", daemon=True)
         self.kube, self.node_name, self.inbox, self.stop, self.log = kube, name, inbox, stop, log

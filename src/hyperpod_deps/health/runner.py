@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hyperpod_deps.core import wire
 from hyperpod_deps.health import nodewatch
-from hyperpod_deps.health.cursors import Cursor, CursorStore, FileCursor, boot_id
+from hyperpod_deps.health.cursors import Cursor, CursorStore, boot_id
 from hyperpod_deps.health.logs import JsonLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.monitors import monitors
@@ -43,12 +43,14 @@ _STOP = object()
 
 class Agent:
     def __init__(self, settings: Settings, kube: Kube, log: JsonLog | None = None, clock: Clock = utc_now,
-                 boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id")) -> None:
+                 boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id"),
+                 rules: RuleSet | None = None) -> None:
         self.settings, self.kube, self.clock = settings, kube, clock
         self.log = log or JsonLog()
         self.metrics = Metrics()
-        self.rules = RuleSet.load(settings.extra_rule_files)  # RuleError: the agent cannot start
-        self.inbox: queue.Queue[object] = queue.Queue()
+        # RuleError: the agent cannot start.
+        self.rules = rules if rules is not None else RuleSet.load(settings.extra_rule_files)
+        self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.boot_id_file = boot_id_file
         self.cursors = CursorStore(settings.state_dir, warn=lambda text: self.log.warn(text))
@@ -62,7 +64,10 @@ class Agent:
                                  settings.writer.max_backoff_seconds, self.metrics, self.log, clock)
 
     def stop(self) -> None:
-        """From a signal handler or another thread: finish the current turn, flush, return."""
+        """From a signal handler or another thread: finish the current turn, flush, return.
+
+        Safe in a signal handler: SimpleQueue.put is reentrant, where Queue.put would deadlock
+        if the signal came while the loop held the queue's lock inside get()."""
         self.stopping.set()
         self.inbox.put(_STOP)
 
@@ -134,13 +139,10 @@ class Agent:
                 reader = KmsgReader(device, boot_id(self.boot_id_file), self.cursors.load_kmsg("kmsg"))
                 self._thread("kmsg", kmsg_turn(reader, classifier, self.clock, self.metrics), 0)
         for path in sources.log_files.paths:
-            tailer = LogTailer(path, self._file_cursor(str(path)))
+            tailer = LogTailer(path, self.cursors.load_file(str(path)))
             self._closers.append(tailer.close)
             self._thread(str(path), file_turn(tailer, classifier, self.clock),
                          sources.log_files.poll_interval_seconds)
-
-    def _file_cursor(self, source: str) -> FileCursor | None:
-        return self.cursors.load_file(source)
 
     def _start_pollers(self) -> None:
         """Polled monitors compare with what the instance type should have: they start once the

@@ -65,7 +65,7 @@ class KernelClassifier:
 class SourceThread(threading.Thread):
     """Runs one source until `stop` is set; each turn's result goes to `inbox`."""
 
-    def __init__(self, name: str, turn: Callable[[], Detected | None], inbox: queue.Queue[object],
+    def __init__(self, name: str, turn: Callable[[], Detected | None], inbox: queue.SimpleQueue[object],
                  stop: threading.Event, pause_seconds: float, log: JsonLog) -> None:
         super().__init__(name=f"source-{name}", daemon=True)
         self.source, self.turn, self.inbox, self.stop, self.pause, self.log = (

@@ -26,6 +26,7 @@ from hyperpod_deps.kube.nodes import get_node, update_node
 
 CONTROLLER = "hyperpod-deps/health-agent"
 FIRST_BACKOFF_SECONDS = 0.2
+MAX_PENDING = 5000  # faults kept while they cannot be written
 Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
 
@@ -74,8 +75,19 @@ class NodeWriter:
         return not self.pending.faults
 
     def add(self, faults: tuple[Fault, ...], read_at: float) -> None:
-        self.pending.faults.extend(faults)
-        self.pending.read_at.extend(read_at for _ in faults)
+        known = set(self.pending.faults)
+        for fault in faults:
+            if fault in known:
+                continue  # the same line twice in one second: one fault
+            known.add(fault)
+            self.pending.faults.append(fault)
+            self.pending.read_at.append(read_at)
+        if len(self.pending.faults) > MAX_PENDING:
+            kept = shed(self.pending.faults, MAX_PENDING)
+            self.log.warn("too many unwritten faults; dropped the oldest that quarantine nothing",
+                          dropped=len(self.pending.faults) - len(kept), pending=len(kept))
+            self.pending.faults = [self.pending.faults[i] for i in kept]
+            self.pending.read_at = [self.pending.read_at[i] for i in kept]
         self.metrics.pending.set(len(self.pending.faults))
 
     def observe(self, node: Manifest) -> None:
@@ -160,7 +172,7 @@ class NodeWriter:
             try:
                 record_event(self.kube, regarding, event.type, event.reason, event.note,
                              controller=CONTROLLER, action=event.action, instance=self.name,
-                             name=f"{self.name}.{event.key}")
+                             name=f"{self.name[:200]}.{event.key}")  # names: at most 253
                 self.metrics.events.labels(event.reason).inc()
             except KubeError as error:
                 if _retryable(error):
@@ -172,6 +184,20 @@ class NodeWriter:
                     self.log.error("event refused; dropped", reason=event.reason, error=str(error))
             self.events.pop(0)
         self.events_backoff.succeeded()
+
+
+def shed(faults: list[Fault], limit: int) -> list[int]:
+    """Which faults to keep (indexes) when more than `limit` wait, e.g. a flood while the API
+    server is away: the oldest that quarantine nothing go first (their events are lost); one
+    that asks for a reboot or a replacement is never dropped."""
+    excess = len(faults) - limit
+    kept = []
+    for index, fault in enumerate(faults):
+        if excess > 0 and not fault.action.quarantines:
+            excess -= 1
+            continue
+        kept.append(index)
+    return kept
 
 
 def _retryable(error: KubeError) -> bool:

@@ -81,11 +81,15 @@ def webhook_secret(namespace_name: str, data: dict[str, bytes]) -> Manifest:
 
 
 def webhook_configuration(port: int, ca_pem: bytes, schemes: tuple[str, ...]) -> Manifest:
-    """The chart's webhooks (one per enabled kind, same names, paths and rules), reached by a
-    loopback URL instead of the in-cluster Service nothing serves in a local cluster."""
+    """The chart's webhooks (one per enabled kind, same paths and rules), reached by a loopback
+    URL instead of the in-cluster Service nothing serves in a local cluster.
+
+    Their names differ from the chart's: when a chart install adopts this object, Helm 3 merges
+    the chart's webhooks into it by name, and one webhook with both a URL and a Service is
+    invalid; under other names both sets coexist until the release removes the object."""
     bundle = base64.b64encode(ca_pem).decode("ascii")
     webhooks = [{
-        "name": f"validator.{scheme}.training-operator.kubeflow.org",
+        "name": local_webhook_name(scheme),
         "admissionReviewVersions": ["v1"], "sideEffects": "None", "failurePolicy": "Fail",
         "clientConfig": {"url": f"https://{LOOPBACK}:{port}/validate-kubeflow-org-v1-{scheme}",
                          "caBundle": bundle},
@@ -95,6 +99,10 @@ def webhook_configuration(port: int, ca_pem: bytes, schemes: tuple[str, ...]) ->
     } for scheme in check_schemes(schemes)]
     return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
             "metadata": {"name": WEBHOOK_CONFIGURATION}, "webhooks": webhooks}
+
+
+def local_webhook_name(scheme: str) -> str:
+    return f"local.{scheme}.training-operator.kubeflow.org"
 
 
 def lease_holder(lease: Manifest | None) -> str | None:

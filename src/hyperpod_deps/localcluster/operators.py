@@ -30,6 +30,10 @@ MPI_OPERATOR = "mpi-operator"
 ROTATOR_CERT_FILE = Path("/tmp/k8s-webhook-server/serving-certs/tls.crt")
 
 
+class OperatorAlreadyRunning(RuntimeError):
+    """One of each operator per state folder (and per cluster)."""
+
+
 @dataclass(frozen=True)
 class RunningOperator:
     name: str
@@ -49,9 +53,10 @@ def start_training_operator(kubeconfig: Path, directory: Path, namespace: str = 
                             binary: Path | None = None, timeout_seconds: float = 120) -> TrainingOperator:
     """Start it and wait until /readyz answers: certificates accepted, webhook server serving."""
     binary = binary or ensure_training_operator()
-    layout = _layout(directory)
+    layout = _not_running(TRAINING_OPERATOR, directory)
     ports = objects.TrainingOperatorPorts(*_free_ports(3))
-    certs = ensure_webhook_certs(directory / "webhook-certs", objects.service_dns_name(namespace))
+    # Per namespace: the certificate names the namespace.
+    certs = ensure_webhook_certs(directory / "webhook-certs" / namespace, objects.service_dns_name(namespace))
     serving_dir = _serving_dir(layout, certs)
     with Kube.connect(kubeconfig) as kube:
         create_or_replace(kube, objects.namespace(namespace))
@@ -77,7 +82,7 @@ def start_mpi_operator(kubeconfig: Path, directory: Path, lock_namespace: str = 
     lock is handed to the process and is released when it exits, however it ends.
     """
     binary = binary or ensure_mpi_operator()
-    layout = _layout(directory)
+    layout = _not_running(MPI_OPERATOR, directory)
     with Kube.connect(kubeconfig) as kube:
         create_or_replace(kube, objects.namespace(lock_namespace))
         with hold_port(objects.MPI_OPERATOR_HEALTH_PORT, MPI_OPERATOR, timeout_seconds) as lock:
@@ -130,6 +135,14 @@ def _wait_for_lease(kube: Kube, lock_namespace: str, layout: Layout, timeout_sec
     raise processes.ComponentFailed(
         f"{MPI_OPERATOR} did not acquire the Lease {lock_namespace}/{objects.MPI_OPERATOR_LEASE} in "
         f"{timeout_seconds:.0f}s.\n{processes.log_tail(MPI_OPERATOR, layout)}")
+
+
+def _not_running(name: str, directory: Path) -> Layout:
+    layout = _layout(directory)
+    pid = processes.running_pid(name, layout)
+    if pid is not None:
+        raise OperatorAlreadyRunning(f"{name} already runs from {directory} (pid {pid}): stop it first")
+    return layout
 
 
 def _layout(directory: Path) -> Layout:

@@ -35,7 +35,7 @@ NPD_MODULE = "k8s.io/node-problem-detector"
 
 # node-problem-detector's journald watcher (cgo, libsystemd) is opt-in (tag `journald`) since
 # v1.x, so a CGO_ENABLED=0 build works untagged; its own `disable_stackdriver_exporter` tag
-# leaves out the Google Cloud exporter (a few hundred packages nobody runs here).
+# leaves out the Google Cloud exporter: 670 packages to compile instead of 953.
 NPD_BUILD_TAGS = ("disable_stackdriver_exporter",)
 
 
