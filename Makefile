@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(CACHE)/checkov-$(CHECKOV_VERSION)
 CHART := helm_chart/HyperPodHelmChart
 
-.PHONY: help setup tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold bench-auto-restart generate clean
+.PHONY: help setup tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold bench-auto-restart bench-health generate clean
 
 help:
 	@echo "make demo       a local cluster with simulated HyperPod nodes, the chart installed, which component runs where, and a training job brought back after a GPU fault"
@@ -84,6 +84,12 @@ bench-auto-restart: $(BIN)/.installed control-plane operators
 # Cold cluster up, every binary built with empty Go caches (about 30 minutes).
 bench-cold: $(BIN)/.installed
 	$(BIN)/python benchmarks/cold_cluster_up.py
+
+# The health agent side by side with node-problem-detector: throughput over a generated corpus
+# of a million kernel log lines, detection latency on a local cluster, idle cost (about 25
+# minutes on two cores): benchmarks/README.md.
+bench-health: $(BIN)/.installed control-plane npd
+	$(BIN)/python benchmarks/npd_compare.py
 
 plan: setup
 	$(BIN)/hyperpod-deps plan
