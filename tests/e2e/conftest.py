@@ -162,6 +162,18 @@ def training_operator(local_cluster: cluster.ClusterStatus, kube: Kube, kubeflow
         operators.stop(operators.TRAINING_OPERATOR, directory)
 
 
+@pytest.fixture
+def loopback_webhook(training_operator: operators.TrainingOperator, local_cluster: cluster.ClusterStatus,
+                     kube: Kube) -> operators.TrainingOperator:
+    """The training operator with its webhook configuration in place. Other tests of the session
+    install and uninstall the chart, whose release adopts that configuration (same name) and
+    deletes it on uninstall; this puts it back."""
+    kubeconfig, directory = _operator_home(local_cluster)
+    operators.restore_webhook_configuration(kubeconfig, directory, training_operator)
+    kubeflow_support.make_webhook_adoptable(kube)
+    return training_operator
+
+
 @pytest.fixture(scope="session")
 def mpi_operator(local_cluster: cluster.ClusterStatus, kubeflow_crds: list[str],
                  kubeflow_operator_binaries: tuple[Path, Path]) -> Iterator[operators.RunningOperator]:

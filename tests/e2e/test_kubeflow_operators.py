@@ -97,7 +97,7 @@ def test_kubectl_scale_adds_a_worker_through_the_scale_subresource(
 
 
 def test_the_webhook_on_loopback_rejects_an_invalid_job(
-        training_operator: TrainingOperator, kube: Kube, fresh_namespace: Callable[[str], str]) -> None:
+        loopback_webhook: TrainingOperator, kube: Kube, fresh_namespace: Callable[[str], str]) -> None:
     namespace = fresh_namespace("kubeflow-e2e-webhook")
     invalid = pytorchjob("no-pytorch-container", namespace, container="trainer")
 
@@ -108,7 +108,7 @@ def test_the_webhook_on_loopback_rejects_an_invalid_job(
     assert kube.get("pytorchjob", "no-pytorch-container", namespace) is None
     # The rotator accepted the certificates we made (it did not make its own, which the
     # webhook server, reading ours, would not serve).
-    log = training_operator.log.read_text()
+    log = loopback_webhook.log.read_text()
     assert "no cert refresh needed" in log and "refreshing CA and server certs" not in log
 
 

@@ -61,8 +61,7 @@ def start_training_operator(kubeconfig: Path, directory: Path, namespace: str = 
     with Kube.connect(kubeconfig) as kube:
         create_or_replace(kube, objects.namespace(namespace))
         create_or_replace(kube, objects.webhook_secret(namespace, certs.secret_data()))
-        create_or_replace(kube, _keeping_owner(kube, objects.webhook_configuration(
-            ports.webhook, certs.ca_crt.read_bytes(), schemes)))
+        _apply_webhook_configuration(kube, ports.webhook, certs, schemes)
     _ensure_rotator_file(certs)
     argv = objects.training_operator_argv(binary, kubeconfig, ports, schemes)
     env = {"KUBECONFIG": str(kubeconfig), "MY_POD_NAMESPACE": namespace, "TMPDIR": str(serving_dir)}
@@ -72,6 +71,21 @@ def start_training_operator(kubeconfig: Path, directory: Path, namespace: str = 
                                None, timeout_seconds)
     return TrainingOperator(TRAINING_OPERATOR, pid, layout.log_file(TRAINING_OPERATOR), namespace, ports,
                             schemes)
+
+
+def restore_webhook_configuration(kubeconfig: Path, directory: Path, operator: TrainingOperator) -> None:
+    """Point the webhook configuration at a running local operator again, for example after a
+    chart release that had adopted the configuration was uninstalled and took it along."""
+    certs = ensure_webhook_certs(directory / "webhook-certs" / operator.namespace,
+                                 objects.service_dns_name(operator.namespace))
+    with Kube.connect(kubeconfig) as kube:
+        _apply_webhook_configuration(kube, operator.ports.webhook, certs, operator.schemes)
+
+
+def _apply_webhook_configuration(kube: Kube, port: int, certs: WebhookCerts,
+                                 schemes: tuple[str, ...]) -> None:
+    create_or_replace(kube, _keeping_owner(kube, objects.webhook_configuration(
+        port, certs.ca_crt.read_bytes(), schemes)))
 
 
 def _keeping_owner(kube: Kube, manifest: Manifest) -> Manifest:
