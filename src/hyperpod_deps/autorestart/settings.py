@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError, model_validator
 
 from hyperpod_deps.autorestart.faults import Trigger
 from hyperpod_deps.autorestart.policy import PolicySettings
+from hyperpod_deps.core.settings import SettingsModel
 
 KindName = Literal["PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob"]
 ALL_KINDS: tuple[KindName, ...] = ("PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob")
@@ -24,11 +24,7 @@ class SettingsError(ValueError):
     """The settings file is missing, not YAML, or does not fit the model; the message says where."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
-class Triggers(_Model):
+class Triggers(SettingsModel):
     node_unschedulable: bool = True
     node_not_ready: bool = True
     # A node that is NotReady this long (seconds) counts; shorter blips do not restart jobs.
@@ -54,7 +50,7 @@ class Triggers(_Model):
         return frozenset(t for t, on in switches.items() if on)
 
 
-class LeaderElection(_Model):
+class LeaderElection(SettingsModel):
     lease_name: str = Field(default="job-auto-restart", min_length=1, max_length=253)
     # Empty: the namespace the controller runs in ($POD_NAMESPACE).
     lease_namespace: str = ""
@@ -72,13 +68,13 @@ class LeaderElection(_Model):
         return self
 
 
-class Metrics(_Model):
+class Metrics(SettingsModel):
     port: int = Field(default=8080, ge=1, le=65535)
     # 127.0.0.1 for local runs; in a pod, every interface so Prometheus and the kubelet reach it.
     bind_address: str = "0.0.0.0"
 
 
-class ControllerSettings(_Model):
+class ControllerSettings(SettingsModel):
     platform: Literal["hyperpod", "generic"] = "hyperpod"
     kinds: tuple[KindName, ...] = Field(default=ALL_KINDS, min_length=1)
     handle_pytorch_jobs_on_hyperpod: bool = Field(default=False, alias="handlePyTorchJobsOnHyperPod")

@@ -23,8 +23,10 @@ import yaml
 from hyperpod_deps.chart.render import DEFAULT_NAMESPACE, DEFAULT_RELEASE
 from hyperpod_deps.cli.table import table
 from hyperpod_deps.core import wire
+from hyperpod_deps.core.nodestate import has_health_taint
 from hyperpod_deps.kube.client import Kube, Manifest
 from hyperpod_deps.kube.errors import RequestFailed
+from hyperpod_deps.kube.leases import read_lease
 from hyperpod_deps.kube.tokens import service_account_token
 from hyperpod_deps.localcluster import kubeconfig, operators, processes, standins
 from hyperpod_deps.localcluster.layout import Layout
@@ -97,7 +99,8 @@ def run_story(admin_kubeconfig: Path, layout: Layout, timeout_seconds: float,
         job = _job(kube)
         annotations = (job.get("metadata") or {}).get("annotations") or {}
         return ResumeStory(faulty, str(node["metadata"]["labels"].get(wire.NODE_HEALTH_LABEL)),
-                           _tainted(node), before, after, str(annotations.get(RESTART_COUNT_ANNOTATION, "0")),
+                           has_health_taint(node), before, after,
+                           str(annotations.get(RESTART_COUNT_ANNOTATION, "0")),
                            job_events(kube, job), seconds,
                            {CONTROLLER: standins.log_file(layout, CONTROLLER),
                             AGENT: standins.log_file(layout, f"{AGENT}-{faulty}")})
@@ -138,12 +141,11 @@ def start_controller(kube: Kube, admin_kubeconfig: Path, layout: Layout, timeout
                                         "--kubeconfig", str(identity)],
                    env={"POD_NAME": instance, "POD_NAMESPACE": namespace})
     election = settings["leaderElection"]
-    lease_type = kube.resource_type("coordination.k8s.io/v1", "Lease")
-    assert lease_type is not None  # a built-in kind
+
     def leading() -> bool | None:
         _alive(layout, CONTROLLER)
-        lease = kube.get(lease_type, election["leaseName"], election["leaseNamespace"]) or {}
-        return (lease.get("spec") or {}).get("holderIdentity") == instance or None
+        lease = read_lease(kube, election["leaseNamespace"], election["leaseName"])
+        return (lease is not None and lease.holder == instance) or None
 
     _wait(leading, "the controller stand-in to lead", timeout_seconds)
 
@@ -257,7 +259,7 @@ def quarantined(kube: Kube, node_name: str) -> Manifest | None:
         return None
     if not wire.is_unschedulable(node["metadata"].get("labels", {}).get(wire.NODE_HEALTH_LABEL)):
         return None
-    return node if _tainted(node) else None
+    return node if has_health_taint(node) else None
 
 
 def inject_xid_79(log: Path, node: str) -> None:
@@ -284,11 +286,6 @@ def _event_time(event: Manifest) -> datetime:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         return datetime.fromtimestamp(0, UTC)
-
-
-def _tainted(node: Manifest) -> bool:
-    return any(t.get("key") == wire.NODE_HEALTH_LABEL and t.get("effect") == wire.NODE_HEALTH_TAINT_EFFECT
-               for t in (node.get("spec") or {}).get("taints") or [])
 
 
 def _job_type(kube: Kube) -> Any:

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError
+
+from hyperpod_deps.core.settings import SettingsModel
 
 DEFAULT_STATE_DIR = Path("/var/lib/hyperpod-deps/health-agent")
 DEFAULT_METRICS_PORT = 9808
@@ -18,16 +19,12 @@ class SettingsError(ValueError):
     """The config file is missing, not YAML, or has a wrong key or value (named in the message)."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class KmsgSource(_Model):
+class KmsgSource(SettingsModel):
     enabled: bool = True
     path: Path = Path("/dev/kmsg")
 
 
-class LogFilesSource(_Model):
+class LogFilesSource(SettingsModel):
     """Text log files with kernel lines (kern.log, messages), followed across rotation."""
 
     paths: tuple[Path, ...] = ()
@@ -35,12 +32,12 @@ class LogFilesSource(_Model):
     poll_interval_seconds: float = Field(0.1, gt=0, le=10)
 
 
-class PolledSource(_Model):
+class PolledSource(SettingsModel):
     enabled: bool = True
     interval_seconds: float = Field(30, gt=0, le=3600)
 
 
-class Sources(_Model):
+class Sources(SettingsModel):
     kmsg: KmsgSource = KmsgSource()
     log_files: LogFilesSource = LogFilesSource()
     nvml: PolledSource = PolledSource()
@@ -48,7 +45,7 @@ class Sources(_Model):
     efa: PolledSource = PolledSource()
 
 
-class WriterSettings(_Model):
+class WriterSettings(SettingsModel):
     # Warnings and drift repairs wait this long to be batched; quarantines never wait.
     debounce_seconds: float = Field(2, ge=0, le=300)
     # The node is read and the agent's marks re-asserted this often (repairs drift).
@@ -57,7 +54,7 @@ class WriterSettings(_Model):
     max_backoff_seconds: float = Field(30, ge=0.1, le=600)
 
 
-class Settings(_Model):
+class Settings(SettingsModel):
     node_name: str = ""  # from $NODE_NAME when empty (the chart sets it from spec.nodeName)
     platform: Literal["hyperpod", "generic"] = "hyperpod"
     sources: Sources = Sources()
