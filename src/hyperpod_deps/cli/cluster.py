@@ -12,6 +12,7 @@ from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.localcluster import cluster as local
 from hyperpod_deps.localcluster import nodespec
 from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError
+from hyperpod_deps.localcluster.netplan import NetworkError
 from hyperpod_deps.localcluster.pki import PkiError
 from hyperpod_deps.localcluster.processes import ComponentFailed, PortTaken
 from hyperpod_deps.toolchain.gobuild import GoBuildFailed, GoUnavailable
@@ -36,23 +37,31 @@ def cluster_group() -> None:
               help="Simulated nodes of an instance type, e.g. --node ml.p5.48xlarge=2 (repeatable).")
 @click.option("--port", "apiserver_port", type=click.IntRange(1, 65535),
               help="kube-apiserver port on 127.0.0.1 [default: a free one].")
+@click.option("--allow-egress", is_flag=True,
+              help="Run without the nftables rules that keep the cluster's Service, pod and node "
+                   "addresses on this machine (for a user who cannot be root): calls to them then "
+                   "leave by the default route.")
 def up_command(name: str, kubeconfig_path: Path | None, nodes_file: Path | None,
-               node_flags: tuple[str, ...], apiserver_port: int | None) -> None:
+               node_flags: tuple[str, ...], apiserver_port: int | None, allow_egress: bool) -> None:
     """Build the control plane on first use (many minutes), start it, add the nodes.
 
     Without --nodes or --node: 2x ml.p5.48xlarge, 1x ml.g5.8xlarge, 1x ml.trn1.32xlarge and
     1x ml.m5.2xlarge. Prints the kubeconfig path and an export line for it.
+
+    Needs root: it installs one nftables table (docs/local-cluster.md) so that no call to the
+    cluster's addresses leaves this machine; `cluster down` deletes it.
     """
     try:
         spec = _spec(nodes_file, node_flags)
-        result = local.up(name, spec, kubeconfig_path, apiserver_port)
+        result = local.up(name, spec, kubeconfig_path, apiserver_port, allow_egress=allow_egress)
     except (nodespec.NodeSpecError, ClusterNameError) as error:
         raise click.UsageError(str(error)) from error
     except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError) as error:
         _fail(str(error), ExitCode.TOOL_UNAVAILABLE)
-    except (PortTaken, ComponentFailed, local.ClusterError) as error:
+    except (PortTaken, ComponentFailed, local.ClusterError, NetworkError) as error:
         _fail(str(error), ExitCode.CLUSTER_FAILED)
     click.echo(f"cluster {result.name} is running; API server {result.server}")
+    click.echo(_network_line(result.network))
     click.echo(f"kubeconfig: {result.kubeconfig}")
     click.echo(f"export KUBECONFIG={result.kubeconfig}")
 
@@ -81,6 +90,7 @@ def status_command(name: str, as_json: bool) -> None:
         click.echo(f"cluster {name}: {state}" + (f", API server {result.server}" if result.server else ""))
         if result.kubeconfig and not result.stopped:
             click.echo(f"kubeconfig: {result.kubeconfig}")
+            click.echo(_network_line(result.network))
         for c in result.components:
             where = f"127.0.0.1:{c.port}" if c.port else "-"
             pid = f"pid {c.pid}" if c.pid else "not running"
@@ -99,6 +109,15 @@ def _spec(nodes_file: Path | None, node_flags: tuple[str, ...]) -> nodespec.Node
     return nodespec.default_spec()
 
 
+def _network_line(network: dict[str, object]) -> str:
+    if not network:
+        return "network: not recorded"
+    where = (f"services {network['serviceCIDR']}, pods {network['podCIDR']}, nodes at {network['nodeIP']}")
+    if network.get("isolated"):
+        return f"network: {where}; kept on this machine by nftables table '{network['table']}'"
+    return f"network: {where}; NOT isolated (--allow-egress): calls to them may leave this machine"
+
+
 def _running(result: local.ClusterStatus) -> str:
     return ", ".join(f"{c.name} (pid {c.pid})" for c in result.components if c.pid)
 
@@ -107,7 +126,7 @@ def _as_dict(result: local.ClusterStatus) -> dict[str, object]:
     return {
         "name": result.name, "running": result.running, "server": result.server,
         "kubeconfig": str(result.kubeconfig) if result.kubeconfig else None,
-        "stateDir": str(result.state_dir), "versions": result.versions,
+        "stateDir": str(result.state_dir), "versions": result.versions, "network": result.network,
         "components": [{"name": c.name, "pid": c.pid, "port": c.port, "log": str(c.log)}
                        for c in result.components],
     }

@@ -23,6 +23,7 @@ from hyperpod_deps.kube.errors import KubeError
 from hyperpod_deps.localcluster import cluster as local
 from hyperpod_deps.localcluster import operators
 from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError, Layout, check_name
+from hyperpod_deps.localcluster.netplan import NetworkError
 from hyperpod_deps.localcluster.nodespec import default_spec
 from hyperpod_deps.localcluster.pki import PkiError
 from hyperpod_deps.localcluster.placement import ApiObject, Placement, WorkloadStatus, pending, placement
@@ -220,7 +221,7 @@ def demo_command(name: str, keep: bool, fault: bool, timeout_seconds: int) -> No
     except HelmFailed as error:
         _fail(f"helm refused the install:\n{error}", ExitCode.HELM_REFUSED, name, keep)
     except (PortTaken, ComponentFailed, local.ClusterError, KubectlFailed, NotReady, StoryFailed,
-            KubeError) as error:
+            KubeError, NetworkError) as error:
         _fail(str(error), ExitCode.CLUSTER_FAILED, name, keep)
     except BaseException:
         _stop_unless_kept(name, keep)

@@ -12,8 +12,9 @@ from typing import Any
 
 import yaml
 
-from hyperpod_deps.localcluster import commands, kubeconfig, operators, processes, standins
+from hyperpod_deps.localcluster import commands, kubeconfig, netplan, netrules, operators, processes, standins
 from hyperpod_deps.localcluster.layout import Layout, Ports
+from hyperpod_deps.localcluster.netplan import LocalRoute, NetworkPlan
 from hyperpod_deps.localcluster.nodespec import NodeSpec, node_objects
 from hyperpod_deps.localcluster.pki import ensure_pki
 from hyperpod_deps.toolchain.gobuild import Progress, stderr_progress
@@ -44,6 +45,7 @@ class ClusterStatus:
     server: str | None
     components: tuple[ComponentStatus, ...]
     versions: dict[str, str] = field(default_factory=dict)
+    network: dict[str, Any] = field(default_factory=dict)  # the address plan; "isolated": rules on
 
     @property
     def running(self) -> bool:
@@ -55,24 +57,31 @@ class ClusterStatus:
 
 
 def up(name: str, spec: NodeSpec, kubeconfig_path: Path | None = None, apiserver_port: int | None = None,
-       binaries: ControlPlaneBinaries | None = None, progress: Progress = stderr_progress) -> ClusterStatus:
+       binaries: ControlPlaneBinaries | None = None, progress: Progress = stderr_progress,
+       allow_egress: bool = False) -> ClusterStatus:
+    """With `allow_egress`, no nftables rules are installed (for a user who cannot be root):
+    calls to the cluster's Service, pod and node addresses then leave by the default route."""
     layout = Layout.for_cluster(name)
     current = status(name)
     if not current.stopped:
         raise ClusterError(f"cluster {name!r} is already (partly) running: run `hyperpod-deps cluster down "
                            f"--name {name}` first, or `cluster status` to see it")
-    ports = _choose_ports(apiserver_port)  # before a build that may take many minutes
+    if not allow_egress:
+        netrules.require_rules()  # before a build that may take many minutes
+    ports = _choose_ports(apiserver_port)
     binaries = binaries or ensure_control_plane(progress=progress)
-    _reset(layout)
     started = time.monotonic()
-    server = f"https://{commands.LOOPBACK}:{ports.apiserver}"
-    _write_configs(layout, server, binaries)
-    target = kubeconfig_path or layout.default_kubeconfig
-    _save_state(layout, ports, target)
+    plan = _claim_network(layout, ports, allow_egress, progress)
     try:
+        _reset(layout, plan)
+        server = f"https://{netplan.LOOPBACK}:{ports.apiserver}"
+        _write_configs(layout, server, binaries)
+        target = kubeconfig_path or layout.default_kubeconfig
+        _save_state(layout, ports, target, plan, isolated=not allow_egress)
         for component in commands.COMPONENTS:
             progress(f"starting {component}")
-            processes.start(component, commands.command_line(component, binaries, layout, ports), layout)
+            argv = commands.command_line(component, binaries, layout, ports, plan)
+            processes.start(component, argv, layout)
             processes.wait_healthy(component, commands.health_url(component, ports), layout,
                                    _probe_context(component, layout), START_TIMEOUT_SECONDS[component])
         admin = kubeconfig.write(target, name, server, layout.pki, "admin", "kubernetes-admin")
@@ -99,6 +108,7 @@ def down(name: str, purge: bool = False) -> ClusterStatus:
     deadline = time.monotonic() + 10
     while any(not processes.port_free(p) for p in ports) and time.monotonic() < deadline:
         time.sleep(0.1)
+    netrules.release(name, layout.root)  # after the processes: none of them sends a packet unguarded
     shutil.rmtree(layout.etcd_data, ignore_errors=True)
     layout.state_file.unlink(missing_ok=True)
     if purge:
@@ -119,8 +129,9 @@ def start_component(name: str, component: str, binaries: ControlPlaneBinaries | 
     if "ports" not in state:
         raise ClusterError(f"cluster {name!r} is not up: no ports recorded")
     ports = Ports(**state["ports"])
+    plan = NetworkPlan(name, netplan.owner_digest(layout.root), int(state["network"]["slot"]))
     binaries = binaries or ensure_control_plane()
-    processes.start(component, commands.command_line(component, binaries, layout, ports), layout)
+    processes.start(component, commands.command_line(component, binaries, layout, ports, plan), layout)
     processes.wait_healthy(component, commands.health_url(component, ports), layout,
                            _probe_context(component, layout), START_TIMEOUT_SECONDS[component])
 
@@ -142,9 +153,9 @@ def status(name: str) -> ClusterStatus:
         ComponentStatus(c, processes.running_pid(c, layout), port_of[c], layout.log_file(c))
         for c in commands.COMPONENTS)
     kubeconfig_file = state.get("kubeconfig")
-    server = f"https://{commands.LOOPBACK}:{ports['apiserver']}" if "apiserver" in ports else None
+    server = f"https://{netplan.LOOPBACK}:{ports['apiserver']}" if "apiserver" in ports else None
     return ClusterStatus(name, layout.root, Path(kubeconfig_file) if kubeconfig_file else None, server,
-                         components, state.get("versions", {}))
+                         components, state.get("versions", {}), state.get("network", {}))
 
 
 def _choose_ports(apiserver_port: int | None) -> Ports:
@@ -159,12 +170,29 @@ def _choose_ports(apiserver_port: int | None) -> Ports:
     return Ports(etcd_client, etcd_peer, apiserver_port or processes.free_port(), kcm, scheduler, kwok)
 
 
-def _reset(layout: Layout) -> None:
+def _claim_network(layout: Layout, ports: Ports, allow_egress: bool, progress: Progress) -> NetworkPlan:
+    """The cluster's address slot, with its nftables table installed (unless egress is allowed)."""
+    if allow_egress:
+        progress("no network rules (--allow-egress): calls to the cluster's Service, pod and node "
+                 "addresses may leave this machine")
+        return NetworkPlan(layout.name, netplan.owner_digest(layout.root), 0)
+
+    def routes(plan: NetworkPlan) -> tuple[LocalRoute, ...]:
+        return (LocalRoute(plan.kubernetes_service_ip, netplan.HTTPS_PORT, ports.apiserver),
+                LocalRoute(plan.node_ip, netplan.KUBELET_PORT, ports.kwok))
+
+    plan = netrules.claim(layout.name, layout.root, routes)
+    progress(f"network: services {plan.service_cidr}, pods {plan.pod_cidr}, nodes at {plan.node_ip}; "
+             f"nftables table '{netplan.TABLE_FAMILY} {plan.table}' keeps them on this machine")
+    return plan
+
+
+def _reset(layout: Layout, plan: NetworkPlan) -> None:
     """A fresh cluster each time; the CA is kept so a copied kubeconfig's trust stays valid."""
     for stale in (layout.etcd_data, layout.run, layout.logs):
         shutil.rmtree(stale, ignore_errors=True)
     layout.root.mkdir(parents=True, exist_ok=True)
-    ensure_pki(layout.pki)
+    ensure_pki(layout.pki, plan.kubernetes_service_ip)
 
 
 def _write_configs(layout: Layout, server: str, binaries: ControlPlaneBinaries) -> None:
@@ -176,8 +204,10 @@ def _write_configs(layout: Layout, server: str, binaries: ControlPlaneBinaries) 
     layout.kwok_config.write_text(binaries.kwok_stages.read_text())
 
 
-def _save_state(layout: Layout, ports: Ports, kubeconfig_path: Path) -> None:
+def _save_state(layout: Layout, ports: Ports, kubeconfig_path: Path, plan: NetworkPlan,
+                isolated: bool) -> None:
     state = {"name": layout.name, "ports": ports.as_dict(), "kubeconfig": str(kubeconfig_path),
+             "network": {**plan.as_dict(), "isolated": isolated},
              "versions": {"kubernetes": CONTROL_PLANE.kubernetes, "etcd": CONTROL_PLANE.etcd,
                           "kwok": CONTROL_PLANE.kwok}}
     layout.state_file.write_text(json.dumps(state, indent=2) + "\n")

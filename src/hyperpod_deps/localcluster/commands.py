@@ -4,18 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from hyperpod_deps.localcluster.layout import Layout, Ports
+from hyperpod_deps.localcluster.netplan import KUBELET_PORT, LOOPBACK, NetworkPlan
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries
 
-LOOPBACK = "127.0.0.1"
-SERVICE_CIDR = "10.96.0.0/16"
-POD_CIDR = "10.244.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 # Start order; `down` stops them in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
-def etcd(binary: Path, layout: Layout, ports: Ports) -> list[str]:
+def etcd(binary: Path, layout: Layout, ports: Ports, plan: NetworkPlan) -> list[str]:
     client, peer = f"http://{LOOPBACK}:{ports.etcd_client}", f"http://{LOOPBACK}:{ports.etcd_peer}"
     return [
         str(binary), "--name", layout.name, "--data-dir", str(layout.etcd_data),
@@ -26,7 +24,7 @@ def etcd(binary: Path, layout: Layout, ports: Ports) -> list[str]:
     ]
 
 
-def kube_apiserver(binary: Path, layout: Layout, ports: Ports) -> list[str]:
+def kube_apiserver(binary: Path, layout: Layout, ports: Ports, plan: NetworkPlan) -> list[str]:
     pki = layout.pki
     return [
         str(binary),
@@ -37,7 +35,10 @@ def kube_apiserver(binary: Path, layout: Layout, ports: Ports) -> list[str]:
         f"--tls-private-key-file={pki / 'kube-apiserver.key'}",
         f"--client-ca-file={pki / 'ca.crt'}",
         "--authorization-mode=Node,RBAC",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-cluster-ip-range={plan.service_cidr}",
+        # Nodes are called at their InternalIP only: a Hostname would be looked up in DNS,
+        # which is a query off this machine.
+        "--kubelet-preferred-address-types=InternalIP",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-key-file={pki / 'service-account.pub'}",
         f"--service-account-signing-key-file={pki / 'service-account.key'}",
@@ -50,7 +51,7 @@ def kube_apiserver(binary: Path, layout: Layout, ports: Ports) -> list[str]:
     ]
 
 
-def kube_controller_manager(binary: Path, layout: Layout, ports: Ports) -> list[str]:
+def kube_controller_manager(binary: Path, layout: Layout, ports: Ports, plan: NetworkPlan) -> list[str]:
     pki, kubeconfig = layout.pki, layout.component_kubeconfig("kube-controller-manager")
     return [
         str(binary), *_delegated(kubeconfig, ports.controller_manager, layout, "kube-controller-manager"),
@@ -59,25 +60,28 @@ def kube_controller_manager(binary: Path, layout: Layout, ports: Ports) -> list[
         f"--cluster-signing-cert-file={pki / 'ca.crt'}",
         f"--cluster-signing-key-file={pki / 'ca.key'}",
         "--use-service-account-credentials=true",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-cluster-ip-range={plan.service_cidr}",
         f"--cluster-name={layout.name}",
         "--allocate-node-cidrs=false",
     ]
 
 
-def kube_scheduler(binary: Path, layout: Layout, ports: Ports) -> list[str]:
+def kube_scheduler(binary: Path, layout: Layout, ports: Ports, plan: NetworkPlan) -> list[str]:
     kubeconfig = layout.component_kubeconfig("kube-scheduler")
     return [str(binary), *_delegated(kubeconfig, ports.scheduler, layout, "kube-scheduler")]
 
 
-def kwok(binary: Path, layout: Layout, ports: Ports) -> list[str]:
+def kwok(binary: Path, layout: Layout, ports: Ports, plan: NetworkPlan) -> list[str]:
     return [
         str(binary),
         f"--kubeconfig={layout.component_kubeconfig('kwok')}",
         f"--config={layout.kwok_config}",
         "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        f"--cidr={POD_CIDR}",
+        f"--cidr={plan.kwok_pod_cidr}",
+        # Every simulated node advertises this address and port; the cluster's nftables table
+        # sends them to kwok's own server on loopback (logs, exec, port-forward of fake pods).
+        f"--node-ip={plan.node_ip}", f"--node-port={KUBELET_PORT}",
         "--node-lease-duration-seconds=40",
         f"--server-address={LOOPBACK}:{ports.kwok}",
     ]
@@ -95,7 +99,8 @@ def _delegated(kubeconfig: Path, port: int, layout: Layout, component: str) -> l
     ]
 
 
-def command_line(component: str, binaries: ControlPlaneBinaries, layout: Layout, ports: Ports) -> list[str]:
+def command_line(component: str, binaries: ControlPlaneBinaries, layout: Layout, ports: Ports,
+                 plan: NetworkPlan) -> list[str]:
     builders = {
         "etcd": (etcd, binaries.etcd),
         "kube-apiserver": (kube_apiserver, binaries.kube_apiserver),
@@ -104,7 +109,7 @@ def command_line(component: str, binaries: ControlPlaneBinaries, layout: Layout,
         "kwok": (kwok, binaries.kwok),
     }
     build, binary = builders[component]
-    return build(binary, layout, ports)
+    return build(binary, layout, ports, plan)
 
 
 def health_url(component: str, ports: Ports) -> str | None:

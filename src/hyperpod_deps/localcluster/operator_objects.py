@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperpod_deps.localcluster.commands import LOOPBACK
+from hyperpod_deps.localcluster.netplan import LOOPBACK
 
 Manifest = dict[str, Any]
 
@@ -20,6 +20,8 @@ DEFAULT_SCHEMES = ("tfjob", "pytorchjob", "xgboostjob", "paddlejob")
 WEBHOOK_CONFIGURATION = "validator.training-operator.kubeflow.org"
 TRAINING_OPERATOR_SERVICE = "training-operator"
 TRAINING_OPERATOR_SECRET = "training-operator-webhook-cert"
+WEBHOOK_SERVICE_PORT = 443
+LOCAL_WEBHOOK_PREFIX = "local."
 # The MPI operator serves /healthz on this port on every interface; v0.6.0 has no flag for it.
 MPI_OPERATOR_HEALTH_PORT = 8080
 MPI_OPERATOR_LEASE = "mpi-operator"  # the leader-election Lease's name, also compiled in
@@ -80,18 +82,30 @@ def webhook_secret(namespace_name: str, data: dict[str, bytes]) -> Manifest:
             "data": {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}}
 
 
-def webhook_configuration(port: int, ca_pem: bytes, schemes: tuple[str, ...]) -> Manifest:
-    """The chart's webhooks (one per enabled kind, same paths and rules), reached by a loopback
-    URL instead of the in-cluster Service nothing serves in a local cluster.
+def webhook_service(namespace_name: str) -> Manifest:
+    """The Service the webhooks name. No selector: nothing in the cluster backs it; the local
+    cluster's network rules send its ClusterIP to the operator's port on loopback."""
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": TRAINING_OPERATOR_SERVICE, "namespace": namespace_name},
+            "spec": {"type": "ClusterIP",
+                     "ports": [{"name": "webhook", "port": WEBHOOK_SERVICE_PORT, "protocol": "TCP"}]}}
+
+
+def webhook_configuration(namespace_name: str, ca_pem: bytes, schemes: tuple[str, ...]) -> Manifest:
+    """The chart's webhooks (one per enabled kind, same paths and rules) calling the local
+    operator's Service, as the chart's call its in-cluster one: the API server dials the
+    Service's ClusterIP, which the cluster's rules route to the process on loopback.
 
     Their names differ from the chart's: when a chart install adopts this object, Helm 3 merges
-    the chart's webhooks into it by name, and one webhook with both a URL and a Service is
-    invalid; under other names both sets coexist until the release removes the object."""
+    the chart's webhooks into it by name, and would point ours at the chart's Service (which
+    nothing serves); under other names both sets coexist until the release removes the object."""
     bundle = base64.b64encode(ca_pem).decode("ascii")
     webhooks = [{
         "name": local_webhook_name(scheme),
         "admissionReviewVersions": ["v1"], "sideEffects": "None", "failurePolicy": "Fail",
-        "clientConfig": {"url": f"https://{LOOPBACK}:{port}/validate-kubeflow-org-v1-{scheme}",
+        "clientConfig": {"service": {"name": TRAINING_OPERATOR_SERVICE, "namespace": namespace_name,
+                                     "port": WEBHOOK_SERVICE_PORT,
+                                     "path": f"/validate-kubeflow-org-v1-{scheme}"},
                          "caBundle": bundle},
         "rules": [{"apiGroups": ["kubeflow.org"], "apiVersions": ["v1"],
                    "operations": ["CREATE", "UPDATE"], "resources": [f"{scheme}s"],
@@ -101,8 +115,12 @@ def webhook_configuration(port: int, ca_pem: bytes, schemes: tuple[str, ...]) ->
             "metadata": {"name": WEBHOOK_CONFIGURATION}, "webhooks": webhooks}
 
 
+def is_local_webhook(webhook: Manifest) -> bool:
+    return str(webhook.get("name", "")).startswith(LOCAL_WEBHOOK_PREFIX)
+
+
 def local_webhook_name(scheme: str) -> str:
-    return f"local.{scheme}.training-operator.kubeflow.org"
+    return f"{LOCAL_WEBHOOK_PREFIX}{scheme}.training-operator.kubeflow.org"
 
 
 def lease_holder(lease: Manifest | None) -> str | None:

@@ -8,21 +8,23 @@ The CRDs must be installed first (the MPI operator exits without its CRD).
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from hyperpod_deps.kube.apply import create_or_replace
-from hyperpod_deps.kube.client import Kube, Manifest
+from hyperpod_deps.kube.client import Kube, Manifest, ResourceType
+from hyperpod_deps.localcluster import netrules, processes
 from hyperpod_deps.localcluster import operator_objects as objects
-from hyperpod_deps.localcluster import processes
-from hyperpod_deps.localcluster.commands import LOOPBACK
 from hyperpod_deps.localcluster.layout import Layout
+from hyperpod_deps.localcluster.netplan import LOOPBACK, LocalRoute, NetworkError, NetworkPlan
 from hyperpod_deps.localcluster.operator_locks import PortLock, hold_port
 from hyperpod_deps.localcluster.webhookcerts import WebhookCerts, ensure_webhook_certs
 from hyperpod_deps.toolchain.kubeflow import ensure_mpi_operator, ensure_training_operator
 
+SERVICE = ResourceType("v1", "Service", "services", True)
 TRAINING_OPERATOR = "training-operator"
 MPI_OPERATOR = "mpi-operator"
 # cert-controller v0.10.1 (inside the training operator) only checks that this file exists
@@ -32,6 +34,10 @@ ROTATOR_CERT_FILE = Path("/tmp/k8s-webhook-server/serving-certs/tls.crt")
 
 class OperatorAlreadyRunning(RuntimeError):
     """One of each operator per state folder (and per cluster)."""
+
+
+class OperatorUnreachable(NetworkError):
+    """The cluster has no network rules through which its API server could call the webhook."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +64,12 @@ def start_training_operator(kubeconfig: Path, directory: Path, namespace: str = 
     # Per namespace: the certificate names the namespace.
     certs = ensure_webhook_certs(directory / "webhook-certs" / namespace, objects.service_dns_name(namespace))
     serving_dir = _serving_dir(layout, certs)
+    plan = _network_of(directory)
     with Kube.connect(kubeconfig) as kube:
         create_or_replace(kube, objects.namespace(namespace))
         create_or_replace(kube, objects.webhook_secret(namespace, certs.secret_data()))
-        _apply_webhook_configuration(kube, ports.webhook, certs, schemes)
+        _route_webhook_service(kube, plan, namespace, ports.webhook, layout)
+        _apply_webhook_configuration(kube, namespace, certs, schemes)
     _ensure_rotator_file(certs)
     argv = objects.training_operator_argv(binary, kubeconfig, ports, schemes)
     env = {"KUBECONFIG": str(kubeconfig), "MY_POD_NAMESPACE": namespace, "TMPDIR": str(serving_dir)}
@@ -79,13 +87,35 @@ def restore_webhook_configuration(kubeconfig: Path, directory: Path, operator: T
     certs = ensure_webhook_certs(directory / "webhook-certs" / operator.namespace,
                                  objects.service_dns_name(operator.namespace))
     with Kube.connect(kubeconfig) as kube:
-        _apply_webhook_configuration(kube, operator.ports.webhook, certs, operator.schemes)
+        _apply_webhook_configuration(kube, operator.namespace, certs, operator.schemes)
 
 
-def _apply_webhook_configuration(kube: Kube, port: int, certs: WebhookCerts,
+def _apply_webhook_configuration(kube: Kube, namespace: str, certs: WebhookCerts,
                                  schemes: tuple[str, ...]) -> None:
     create_or_replace(kube, _keeping_owner(kube, objects.webhook_configuration(
-        port, certs.ca_crt.read_bytes(), schemes)))
+        namespace, certs.ca_crt.read_bytes(), schemes)))
+
+
+def _network_of(directory: Path) -> NetworkPlan:
+    plan = netrules.find(directory)
+    if plan is None:
+        raise OperatorUnreachable(
+            f"no network rules for the cluster in {directory}: the API server reaches a local webhook "
+            "through the cluster's nftables table, which `hyperpod-deps cluster up` installs (run as "
+            "root, without --allow-egress)")
+    return plan
+
+
+def _route_webhook_service(kube: Kube, plan: NetworkPlan, namespace: str, port: int,
+                           layout: Layout) -> None:
+    """The Service the webhooks name, and its ClusterIP routed to the operator's port."""
+    service = kube.get(SERVICE, objects.TRAINING_OPERATOR_SERVICE, namespace)
+    if service is None:
+        service = kube.create(objects.webhook_service(namespace))
+    route = LocalRoute(str(service["spec"]["clusterIP"]), objects.WEBHOOK_SERVICE_PORT, port)
+    netrules.add_route(plan, route)
+    layout.run.mkdir(parents=True, exist_ok=True)
+    _route_file(layout).write_text(json.dumps(vars(route)) + "\n")
 
 
 def _keeping_owner(kube: Kube, manifest: Manifest) -> Manifest:
@@ -130,13 +160,33 @@ def withdraw_loopback_webhook(kubeconfig: Path) -> bool:
         current = kube.get(rtype, objects.WEBHOOK_CONFIGURATION) if rtype is not None else None
         if rtype is None or current is None:
             return False
-        if not any("url" in (hook.get("clientConfig") or {}) for hook in current.get("webhooks") or []):
+        if not any(objects.is_local_webhook(hook) for hook in current.get("webhooks") or []):
             return False
         return kube.delete(rtype, objects.WEBHOOK_CONFIGURATION, uid=current["metadata"]["uid"])
 
 
 def stop(name: str, directory: Path) -> None:
-    processes.stop(name, _layout(directory))
+    layout = _layout(directory)
+    processes.stop(name, layout)
+    if name == TRAINING_OPERATOR:
+        _withdraw_route(layout)
+
+
+def _withdraw_route(layout: Layout) -> None:
+    """The operator's Service address is refused again, like every other address nothing serves."""
+    recorded = _route_file(layout)
+    try:
+        route = LocalRoute(**json.loads(recorded.read_text()))
+    except (OSError, ValueError, TypeError):
+        return
+    plan = netrules.find(layout.root)
+    if plan is not None:
+        netrules.remove_route(plan, route)
+    recorded.unlink(missing_ok=True)
+
+
+def _route_file(layout: Layout) -> Path:
+    return layout.run / f"{TRAINING_OPERATOR}.route.json"
 
 
 def stop_all(directory: Path) -> None:
@@ -151,11 +201,11 @@ def running(name: str, directory: Path) -> int | None:
 
 @contextlib.contextmanager
 def _stopped_on_failure(name: str, layout: Layout) -> Iterator[None]:
-    """A process that never became ready is not left running."""
+    """A process that never became ready is not left running (nor its Service routed)."""
     try:
         yield
     except BaseException:
-        processes.stop(name, layout)
+        stop(name, layout.root)
         raise
 
 

@@ -9,8 +9,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVICE_IP = "10.96.0.1"  # first address of the service range: the `kubernetes` Service
-
 
 @dataclass(frozen=True)
 class ClientIdentity:
@@ -31,7 +29,7 @@ CLIENTS = (
 
 SERVING_NAMES = (
     "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
-    "DNS:kubernetes.default.svc.cluster.local", "IP:127.0.0.1", f"IP:{SERVICE_IP}",
+    "DNS:kubernetes.default.svc.cluster.local", "IP:127.0.0.1",
 )
 
 
@@ -39,8 +37,11 @@ class PkiError(RuntimeError):
     """openssl is missing or refused to make a key or certificate."""
 
 
-def ensure_pki(directory: Path) -> None:
-    """Create what is missing; a cluster brought up again keeps its CA, so kubeconfigs stay valid."""
+def ensure_pki(directory: Path, service_ip: str) -> None:
+    """Create what is missing; a cluster brought up again keeps its CA, so kubeconfigs stay valid.
+
+    `service_ip` is the `kubernetes` Service's address, which the serving certificate names: it
+    depends on the address slot the cluster got, so the certificate is made again when it moves."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     if not (directory / "ca.crt").exists():
@@ -54,29 +55,30 @@ def ensure_pki(directory: Path) -> None:
         openssl("pkey", "-in", directory / "service-account.key", "-pubout",
                  "-out", directory / "service-account.pub")
     _signed(directory, "kube-apiserver", "/CN=kube-apiserver", "serverAuth",
-            "subjectAltName=" + ",".join(SERVING_NAMES))
+            "subjectAltName=" + ",".join((*SERVING_NAMES, f"IP:{service_ip}")))
     for client in CLIENTS:
         subject = (f"/O={client.group}" if client.group else "") + f"/CN={client.user}"
         _signed(directory, client.file, subject, "clientAuth")
 
 
 def _signed(directory: Path, name: str, subject: str, usage: str, extra: str = "") -> None:
-    crt = directory / f"{name}.crt"
-    if crt.exists():
+    crt, made_with = directory / f"{name}.crt", directory / f"{name}.ext.made"
+    lines = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment",
+             f"extendedKeyUsage={usage}", extra]
+    extensions = "\n".join(line for line in lines if line) + "\n"
+    if crt.exists() and made_with.exists() and made_with.read_text() == extensions:
         return
     key, csr, ext = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.ext"
     _key(key)
     openssl("req", "-new", "-key", key, "-subj", subject, "-out", csr)
-    lines = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment",
-             f"extendedKeyUsage={usage}", extra]
-    ext.write_text("\n".join(line for line in lines if line) + "\n")
+    ext.write_text(extensions)
     partial = directory / f".{name}.crt.partial"
     openssl("x509", "-req", "-in", csr, "-CA", directory / "ca.crt", "-CAkey", directory / "ca.key",
              "-set_serial", f"0x{secrets.token_hex(8)}",
              "-days", "825", "-extfile", ext, "-out", partial)
     partial.replace(crt)
+    ext.replace(made_with)
     csr.unlink()
-    ext.unlink()
 
 
 def _key(path: Path) -> None:
