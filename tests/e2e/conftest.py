@@ -18,6 +18,7 @@ from hyperpod_deps.toolchain.helm import HELM_RELEASES, helm_path, kubectl_path
 from hyperpod_deps.toolchain.kubeflow import ensure_mpi_operator, ensure_training_operator
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries, ensure_control_plane
 from tests.e2e import kubeflow_support
+from tests.e2e.egress_guard import EgressGuard
 from tests.e2e.helm_support import RELEASE, HelmCli, helm_env, helm_release_namespaces
 from tests.e2e.kube_support import Kube
 
@@ -29,7 +30,27 @@ def control_plane_binaries() -> ControlPlaneBinaries:
 
 
 @pytest.fixture(scope="session")
-def local_cluster(control_plane_binaries: ControlPlaneBinaries,
+def egress_guard() -> Iterator[EgressGuard]:
+    """Counts packets to any local cluster's ranges that leave by a non-loopback interface."""
+    guard = EgressGuard.install()
+    try:
+        yield guard
+    finally:
+        guard.remove()
+
+
+@pytest.fixture(autouse=True)
+def no_packet_leaves(egress_guard: EgressGuard) -> Iterator[None]:
+    """Every e2e test fails if, while it ran, a packet to a cluster's addresses left this machine."""
+    before = egress_guard.packets_left()
+    yield
+    left = egress_guard.packets_left() - before
+    assert left == 0, (f"{left} packet(s) to a local cluster's Service, pod or node addresses left this "
+                       f"machine during the test (nft list table ip {egress_guard.table})")
+
+
+@pytest.fixture(scope="session")
+def local_cluster(control_plane_binaries: ControlPlaneBinaries, egress_guard: EgressGuard,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.ClusterStatus]:
     name = f"e2e-{os.getpid()}"
     kubeconfig = tmp_path_factory.mktemp("kube") / "kubeconfig"

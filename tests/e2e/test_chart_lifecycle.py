@@ -118,9 +118,11 @@ def install_list_and_upgrade(helm: HelmCli, kube: Kube, jobs: str) -> None:
 
     refused = kube.run("create", "-f", "-", "--request-timeout=60s",
                        stdin=yaml.safe_dump(pytorch_job(jobs)), check=False)
-    # Nothing serves the operator's webhook here (kwok runs no containers) and it fails closed.
+    # Nothing serves the operator's webhook here (kwok runs no containers) and it fails closed:
+    # the cluster's rules refuse the Service's ClusterIP on this machine, at once.
     assert refused.returncode != 0, "a PyTorchJob passed a webhook that nothing serves"
     assert "validator.pytorchjob.training-operator.kubeflow.org" in refused.stderr, refused.stderr
+    assert "connect: connection refused" in refused.stderr, refused.stderr
 
     helm.documented(UPGRADE_REUSING_VALUES)
     assert_deployed(helm, revision=2)

@@ -7,6 +7,7 @@ import pytest
 
 from hyperpod_deps.localcluster import commands
 from hyperpod_deps.localcluster.layout import ClusterNameError, Layout, Ports, check_name
+from hyperpod_deps.localcluster.netplan import NetworkPlan
 from hyperpod_deps.toolchain import kubernetes
 from hyperpod_deps.toolchain.kubernetes import CONTROL_PLANE, ControlPlaneBinaries, ControlPlaneVersions
 
@@ -14,6 +15,7 @@ PORTS = Ports(etcd_client=2379, etcd_peer=2380, apiserver=6443, controller_manag
               scheduler=10259, kwok=10247)
 BINARIES = ControlPlaneBinaries(*(Path(f"/bin/{n}") for n in (
     "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "stages.yaml")))
+PLAN = NetworkPlan("test", "0123abcd", 2)
 
 
 @pytest.fixture
@@ -26,21 +28,22 @@ def _flags(argv: list[str]) -> dict[str, str]:
 
 
 def test_apiserver_is_loopback_only_with_rbac(layout: Layout) -> None:
-    argv = commands.command_line("kube-apiserver", BINARIES, layout, PORTS)
+    argv = commands.command_line("kube-apiserver", BINARIES, layout, PORTS, PLAN)
     flags = _flags(argv)
     assert argv[0] == "/bin/kube-apiserver"
     assert flags["bind-address"] == "127.0.0.1"
     assert flags["secure-port"] == "6443"
     assert flags["authorization-mode"] == "Node,RBAC"
     assert flags["etcd-servers"] == "http://127.0.0.1:2379"
-    assert flags["service-cluster-ip-range"] == "10.96.0.0/16"
+    assert flags["service-cluster-ip-range"] == "10.98.0.0/16"  # slot 2's
+    assert flags["kubelet-preferred-address-types"] == "InternalIP"  # no DNS lookup of node names
     assert flags["client-ca-file"] == str(layout.pki / "ca.crt")
     assert "enable-admission-plugins" not in flags  # the defaults
     assert "insecure-port" not in flags
 
 
 def test_etcd_listens_on_loopback_in_the_state_folder(layout: Layout) -> None:
-    argv = commands.command_line("etcd", BINARIES, layout, PORTS)
+    argv = commands.command_line("etcd", BINARIES, layout, PORTS, PLAN)
     assert argv[argv.index("--data-dir") + 1] == str(layout.etcd_data)
     assert argv[argv.index("--listen-client-urls") + 1] == "http://127.0.0.1:2379"
     assert argv[argv.index("--listen-peer-urls") + 1] == "http://127.0.0.1:2380"
@@ -48,24 +51,31 @@ def test_etcd_listens_on_loopback_in_the_state_folder(layout: Layout) -> None:
 
 @pytest.mark.parametrize("component", ["kube-controller-manager", "kube-scheduler"])
 def test_components_use_their_own_kubeconfig(layout: Layout, component: str) -> None:
-    flags = _flags(commands.command_line(component, BINARIES, layout, PORTS))
+    flags = _flags(commands.command_line(component, BINARIES, layout, PORTS, PLAN))
     assert flags["kubeconfig"] == str(layout.component_kubeconfig(component))
     assert flags["bind-address"] == "127.0.0.1"
     assert flags["leader-elect"] == "false"
 
 
 def test_controller_manager_signs_service_account_tokens(layout: Layout) -> None:
-    flags = _flags(commands.command_line("kube-controller-manager", BINARIES, layout, PORTS))
+    flags = _flags(commands.command_line("kube-controller-manager", BINARIES, layout, PORTS, PLAN))
     assert flags["service-account-private-key-file"] == str(layout.pki / "service-account.key")
     assert flags["use-service-account-credentials"] == "true"
 
 
 def test_kwok_manages_only_annotated_nodes(layout: Layout) -> None:
-    flags = _flags(commands.command_line("kwok", BINARIES, layout, PORTS))
+    flags = _flags(commands.command_line("kwok", BINARIES, layout, PORTS, PLAN))
     assert flags["manage-all-nodes"] == "false"
     assert flags["manage-nodes-with-annotation-selector"] == "kwok.x-k8s.io/node=fake"
     assert flags["config"] == str(layout.kwok_config)
     assert flags["server-address"] == "127.0.0.1:10247"
+    assert (flags["cidr"], flags["node-ip"]) == ("10.246.0.0/17", "10.246.255.254")
+    assert flags["node-port"] == "10250"
+
+
+def test_the_controller_manager_shares_the_slots_service_range(layout: Layout) -> None:
+    flags = _flags(commands.command_line("kube-controller-manager", BINARIES, layout, PORTS, PLAN))
+    assert flags["service-cluster-ip-range"] == "10.98.0.0/16"
 
 
 def test_every_component_has_a_health_url() -> None:

@@ -41,17 +41,28 @@ def test_mpi_operator_has_no_metrics_server_and_its_lease_where_asked() -> None:
                         "-alsologtostderr"]
 
 
-def test_webhooks_match_the_charts_but_reach_loopback() -> None:
-    config = objects.webhook_configuration(41003, b"PEM", ("pytorchjob", "paddlejob"))
+def test_webhooks_match_the_charts_and_call_the_local_service() -> None:
+    config = objects.webhook_configuration("team-a", b"PEM", ("pytorchjob", "paddlejob"))
     assert config["metadata"]["name"] == "validator.training-operator.kubeflow.org"
     pytorch, paddle = config["webhooks"]
     assert pytorch["name"] == "local.pytorchjob.training-operator.kubeflow.org"  # not the chart's
+    assert objects.is_local_webhook(pytorch)
+    assert not objects.is_local_webhook({"name": "validator.pytorchjob.training-operator.kubeflow.org"})
     assert pytorch["clientConfig"] == {
-        "url": "https://127.0.0.1:41003/validate-kubeflow-org-v1-pytorchjob",
+        "service": {"name": "training-operator", "namespace": "team-a", "port": 443,
+                    "path": "/validate-kubeflow-org-v1-pytorchjob"},
         "caBundle": base64.b64encode(b"PEM").decode()}
+    assert "url" not in pytorch["clientConfig"]  # a URL would bypass the cluster's Service path
     assert pytorch["rules"][0]["resources"] == ["pytorchjobs"]
     assert pytorch["failurePolicy"] == "Fail"
-    assert paddle["clientConfig"]["url"].endswith("/validate-kubeflow-org-v1-paddlejob")
+    assert paddle["clientConfig"]["service"]["path"] == "/validate-kubeflow-org-v1-paddlejob"
+
+
+def test_the_webhook_service_has_no_selector() -> None:
+    service = objects.webhook_service("team-a")
+    assert service["metadata"] == {"name": "training-operator", "namespace": "team-a"}
+    assert "selector" not in service["spec"]  # nothing in the cluster may take its endpoints
+    assert service["spec"]["ports"] == [{"name": "webhook", "port": 443, "protocol": "TCP"}]
 
 
 def test_the_secret_holds_the_rotators_keys_base64_encoded() -> None:

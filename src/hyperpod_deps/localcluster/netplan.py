@@ -165,12 +165,13 @@ def route_command(verb: str, plan: NetworkPlan, route: LocalRoute) -> str:
 
 
 def _dnat_chain(name: str, hook: str) -> list[str]:
-    return [f"  chain {name} {{", f"    type nat hook {hook} priority dstnat; policy accept;",
+    # -100 is dstnat's place; nft accepts the name for prerouting only.
+    return [f"  chain {name} {{", f"    type nat hook {hook} priority -100; policy accept;",
             "    ip daddr @closed dnat ip to ip daddr . tcp dport map @local_services", "  }"]
 
 
 def _reject_chain(name: str, hook: str) -> list[str]:
-    # After DNAT (priority dstnat < filter), so a routed connection is already bound for loopback.
+    # After DNAT (-100 < filter's 0), so a routed connection is already bound for loopback.
     return [f"  chain {name} {{", f"    type filter hook {hook} priority filter; policy accept;",
             "    ip daddr @closed meta l4proto tcp counter reject with tcp reset",
             "    ip daddr @closed counter reject with icmp type admin-prohibited", "  }"]

@@ -72,7 +72,7 @@ def release(cluster: str, state_dir: Path) -> list[str]:
 
 
 def installed(plan: NetworkPlan) -> bool:
-    return plan.table in _table_names()
+    return plan.table in table_names()
 
 
 def find(state_dir: Path) -> NetworkPlan | None:
@@ -81,7 +81,7 @@ def find(state_dir: Path) -> NetworkPlan | None:
     if os.geteuid() != 0 or shutil.which("nft") is None:
         return None
     owner = netplan.owner_digest(state_dir)
-    for name in _table_names():
+    for name in table_names():
         parsed = netplan.parse_table(name)
         if parsed is not None and parsed.owner == owner:
             return NetworkPlan(parsed.cluster_token.replace("_", "-"), owner, parsed.slot)
@@ -127,7 +127,7 @@ def machine_networks() -> tuple[str, ...]:
 def _tables_of(cluster: str, owner: str) -> tuple[list[str], dict[str, netplan.TableName]]:
     token = cluster.replace("-", "_")
     mine, others = [], {}
-    for name in _table_names():
+    for name in table_names():
         parsed = netplan.parse_table(name)
         if parsed is None:
             continue
@@ -138,7 +138,7 @@ def _tables_of(cluster: str, owner: str) -> tuple[list[str], dict[str, netplan.T
     return mine, others
 
 
-def _table_names() -> list[str]:
+def table_names() -> list[str]:
     return [item["table"]["name"] for item in _nft_json("list", "tables")
             if "table" in item and item["table"].get("family") == netplan.TABLE_FAMILY]
 
