@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(CACHE)/checkov-$(CHECKOV_VERSION)
 CHART := helm_chart/HyperPodHelmChart
 
-.PHONY: help setup tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold bench-auto-restart bench-health generate clean
+.PHONY: help setup host-packages tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold bench-auto-restart bench-health generate clean
 
 help:
 	@echo "make demo       a local cluster with simulated HyperPod nodes, the chart installed, which component runs where, and a training job brought back after a GPU fault"
@@ -33,7 +33,17 @@ $(CHECKOV_VENV)/bin/checkov:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
 
-setup: $(BIN)/.installed tools
+setup: $(BIN)/.installed tools host-packages
+
+# nft: the local cluster keeps its address ranges on this machine with an nftables table
+# (docs/local-cluster.md). Debian's package, installed when missing (as root).
+host-packages:
+	@command -v nft >/dev/null || { \
+		echo "==> installing Debian's nftables (the local cluster's network rules)"; \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null \
+			|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null; }; \
+		else echo "install nftables (the nft command) as root, e.g. apt-get install nftables" >&2; exit 1; fi; }
 
 # The real helm 3 and helm 4 (and kubectl) binaries, fetched once into the cache.
 tools: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov
@@ -56,7 +66,7 @@ npd: $(BIN)/.installed
 	@echo "==> node-problem-detector (first build: minutes, progress below)"
 	$(BIN)/python -m hyperpod_deps.toolchain.kubeflow --node-problem-detector
 
-cluster-up: control-plane
+cluster-up: control-plane host-packages
 	$(BIN)/hyperpod-deps cluster up
 
 cluster-down: $(BIN)/.installed
@@ -66,7 +76,7 @@ e2e: setup control-plane operators
 	$(BIN)/pytest -q -m e2e tests/e2e
 
 # The command fetches helm and builds (or reuses) the control plane itself, with progress.
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed host-packages
 	$(BIN)/hyperpod-deps demo
 
 # Benchmarks of the local control plane (about 12 minutes on two cores): benchmarks/README.md.

@@ -55,3 +55,12 @@ def test_down_purge_removes_the_state_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(cluster_group, ["down", "--name", "old", "--purge"])
     assert result.exit_code == 0
     assert not state.exists()
+
+
+def test_up_without_root_refuses_and_names_the_way_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hyperpod_deps.localcluster import netrules
+
+    monkeypatch.setattr(netrules.os, "geteuid", lambda: 1000)
+    result = CliRunner().invoke(cluster_group, ["up", "--name", "unprivileged"])
+    assert result.exit_code == 5, result.output
+    assert "needs root" in result.output and "--allow-egress" in result.output
