@@ -10,7 +10,7 @@ import click
 
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.localcluster import cluster as local
-from hyperpod_deps.localcluster import nodespec
+from hyperpod_deps.localcluster import netrules, nodespec
 from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError
 from hyperpod_deps.localcluster.netplan import NetworkError
 from hyperpod_deps.localcluster.pki import PkiError
@@ -91,6 +91,9 @@ def status_command(name: str, as_json: bool) -> None:
         if result.kubeconfig and not result.stopped:
             click.echo(f"kubeconfig: {result.kubeconfig}")
             click.echo(_network_line(result.network))
+            if result.network.get("isolated") and netrules.find(result.state_dir) is None:
+                click.echo(f"warning: its nftables table {result.network.get('table')} is missing: calls to "
+                           "its addresses may leave this machine; `cluster down`, then `cluster up` again")
         for c in result.components:
             where = f"127.0.0.1:{c.port}" if c.port else "-"
             pid = f"pid {c.pid}" if c.pid else "not running"
