@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from hyperpod_deps.core import wire
+from hyperpod_deps.health.cursors import CursorStore
 from hyperpod_deps.localcluster import kubeconfig
 from hyperpod_deps.localcluster.nodespec import InstanceGroup, node_object
 from hyperpod_deps.localcluster.processes import control_plane_env, free_port
@@ -159,6 +160,15 @@ class Agent:
         if not self.output.exists():
             return []
         return [json.loads(line) for line in self.output.read_text().splitlines() if line.strip()]
+
+    def read_position(self) -> int | None:
+        """How far into its log the agent has saved that it read (it saves once the node write
+        that carries what it read is done), or None while it has saved nothing."""
+        cursor = CursorStore(self.workdir / "state", warn=lambda _: None).load_file(str(self.log))
+        return None if cursor is None else cursor.offset
+
+    def read_everything(self) -> bool:
+        return self.read_position() == self.log.stat().st_size
 
     def detections(self) -> list[dict[str, Any]]:
         return [r for r in self.records() if wire.DETECTION_EVENT_KEY in r]

@@ -107,6 +107,9 @@ def state(world: World, agent: Agent) -> NodeState:
 
 
 def wait_health(world: World, agent: Agent, value: str, timeout: float = 30) -> NodeState:
+    """The node once its health label is `value`. The agent writes the label with its taint and
+    annotations, after the conditions it rests on and before clearing any (kube/nodes.py): all
+    of that may be read from the node returned. Events come after the node write: poll them."""
     return poll(lambda: state(world, agent), lambda s: s.health == value,
                 f"{agent.node} to be {value}", timeout)
 
@@ -196,7 +199,7 @@ def test_an_agent_restart_neither_repeats_nor_loses_anything(world: World, fleet
     agent.append(syslog(XID74.format(pid=1)))
     wait_health(world, agent, REBOOT)
     poll(lambda: events(world.kube, agent.node), lambda e: len(e) == 1, "the first event", 15)
-    settle(0.5)  # the read position is saved once the write is done
+    poll(agent.read_everything, bool, "the read position to be saved", 15)  # or SIGKILL loses it
     agent.stop(how)
     agent.append(syslog(XID79.format(pid=2)))  # written while the agent is down
     agent.start()
@@ -247,8 +250,9 @@ def test_recovery_after_a_reboot_is_the_agents_only_on_generic(world: World, fle
     if platform == "generic":
         assert node.health == wire.SCHEDULABLE and not node.tainted
         assert wire.FAULT_TYPES_LABEL not in node.labels
-        reasons = [e["reason"] for e in events(world.kube, agent.node)]
-        assert reasons.count("NodeRecovered") == 1
+        recorded = poll(lambda: [e["reason"] for e in events(world.kube, agent.node)],
+                        lambda reasons: "NodeRecovered" in reasons, "the recovery's event", 15)
+        assert recorded.count("NodeRecovered") == 1
     else:  # HyperPod's control plane returns the node to service
         assert node.health == REBOOT and node.tainted
 
@@ -294,7 +298,7 @@ def test_a_write_from_a_stale_copy_is_decided_again_on_the_fresh_node(world: Wor
             world.kube.run("label", "node", name, "person=was-here")
             written, requests = update_node(client, name, decide, lambda: "2026-01-01T00:00:00Z", node=stale)
         assert seen == [None, "was-here"]
-        assert requests == 4  # the refused PUT, the read, the node PUT, the status PUT
+        assert requests == 4  # the refused status PUT, the read, the status PUT, the node PUT
         assert {"person": "was-here", "agent": "yes"}.items() <= written["metadata"]["labels"].items()
         node = NodeState.of(world.kube, name)
         assert node.labels["person"] == "was-here"

@@ -1,7 +1,9 @@
 """What an agent wants changed on a Node, and applying that to a Node object (pure).
 
-The health agent's policy produces a `NodeUpdate`; the kube layer applies it with
-`apply_update` to the Node it just read and writes the result back with a compare-and-swap.
+The health agent's policy produces a `NodeUpdate`; the kube layer applies its parts with
+`apply_conditions` and `apply_metadata` to the Node it just read and writes each back with a
+compare-and-swap, raised conditions before the labels and taint, cleared ones after them
+(kube/nodes.py says why).
 Only the keys named in the update change: labels, annotations, taints and conditions that
 others own are carried over untouched.
 """
@@ -45,6 +47,16 @@ class NodeUpdate:
     def touches_metadata(self) -> bool:
         """Labels, annotations and taints: one write of the Node itself."""
         return bool(self.labels or self.annotations) or self.health_taint is not None
+
+    @property
+    def raised(self) -> tuple[Condition, ...]:
+        """Conditions set True: the facts a label or taint may rest on."""
+        return tuple(c for c in self.conditions if c.status == "True")
+
+    @property
+    def cleared(self) -> tuple[Condition, ...]:
+        """Conditions set to anything but True: no longer facts a label or taint may rest on."""
+        return tuple(c for c in self.conditions if c.status != "True")
 
 
 HEALTH_TAINT = {"key": wire.NODE_HEALTH_LABEL, "value": wire.NODE_HEALTH_TAINT_VALUE,

@@ -104,11 +104,14 @@ class Plan:
             self.wanted.append(Condition(active.type, "True", active.reason, active.message[:1024]))
         stale = [t for t in self.memory.conditions if t not in held]
         if stale and self.recovery_due:
-            for kind in stale:
-                self.wanted.append(Condition(kind, "False", "NoFaultAfterReboot",
-                                             f"no {kind} fault since the reboot (boot {self.view.boot_id})"))
-            self.urgent = True
-            stale = []
+            cleared = [Condition(kind, "False", "NoFaultAfterReboot",
+                                 f"no {kind} fault since the reboot (boot {self.view.boot_id})")
+                       for kind in stale]
+            self.wanted.extend(cleared)
+            # Cleared conditions are written after this memory (kube/nodes.py): a type is forgotten
+            # only once the node shows it cleared, so that a clearing lost in between is decided again.
+            stale = [c.type for c in cleared if self.view.conditions.get(c.type) != c]
+            self.urgent = self.urgent or bool(stale)
         self.memory = replace(self.memory, conditions=tuple(sorted({*held, *stale})))
 
     def details(self, fresh: list[Fault]) -> None:

@@ -3,8 +3,23 @@
 Writes are compare-and-swap: the node as read (its resourceVersion) is changed and PUT back, so
 a concurrent change by a person, the kubelet or HyperPod is never overwritten blindly. On a
 conflict (409) the node is read again and the caller decides again from what is there now.
-Labels, annotations and taints go in one PUT of the Node; conditions in one PUT of its status
+Labels, annotations and taints go in one PUT of the Node; conditions in a PUT of its status
 subresource (the API server ignores status in the first and everything else in the second).
+
+Two PUTs are never one atomic change, so their order is chosen for what a reader can see in
+between. Readers act on the health label and taint and look in the conditions for the reason:
+
+1. conditions set True (a status PUT),
+2. labels, annotations and the taint (a Node PUT),
+3. conditions set False (a status PUT).
+
+At every instant the labels and taint are those of the node before or after the update, and
+the True conditions include those of both: a label or taint never appears before the condition
+that explains it, and a condition is cleared only after the label and taint that rested on it
+are gone. A conflict part-way leaves one of these in-between states, which satisfy the same
+rule, and the caller decides again from it. So a caller must decide from the node alone, never
+assume that every part of its last decision was written (the health agent remembers a condition
+to clear until the node shows it cleared).
 """
 from __future__ import annotations
 
@@ -19,6 +34,7 @@ CONFLICT_ATTEMPTS = 5
 
 Decide = Callable[[Manifest], NodeUpdate]
 Clock = Callable[[], str]  # RFC 3339 now, for condition timestamps
+Change = Callable[[Manifest], Manifest | None]  # one part of an update; None: nothing changes
 
 
 class NodeGone(KubeError):
@@ -39,38 +55,50 @@ def get_node(kube: Kube, name: str) -> Manifest:
 def update_node(kube: Kube, name: str, decide: Decide, now: Clock, node: Manifest | None = None,
                 attempts: int = CONFLICT_ATTEMPTS) -> tuple[Manifest, int]:
     """Apply what `decide` wants to the node; returns the node as written and the number of
-    requests made. `node` (a fresh copy, e.g. from a watch) saves the first read: a change
-    then costs one request per part changed."""
+    requests made (refused ones included). `node` (a fresh copy, e.g. from a watch) saves the
+    first read: a change then costs one request per part changed."""
     requests = 0
     for _ in range(attempts):
         if node is None:
             node = get_node(kube, name)
             requests += 1
-        update = decide(node)
-        try:
-            node, made = _write(kube, node, update, now)
-            return node, requests + made
-        except RequestFailed as error:
-            if error.status != 409:
-                raise
-            requests += 1
-            node = None  # someone else wrote it first: read again, decide again
+        written, made = _write(kube, node, decide(node), now)
+        requests += made
+        if written is not None:
+            return written, requests
+        node = None  # someone else wrote it first: read again, decide again
     raise StillConflicting(f"node {name}: still conflicting after {attempts} attempts")
 
 
-def _write(kube: Kube, node: Manifest, update: NodeUpdate, now: Clock) -> tuple[Manifest, int]:
+def _write(kube: Kube, node: Manifest, update: NodeUpdate, now: Clock) -> tuple[Manifest | None, int]:
+    """Each changed part in the module's order, each PUT on the node the previous one returned;
+    (None, requests made) at the first conflict, after which nothing more is sent."""
     made = 0
-    if update.touches_metadata:
-        changed = apply_metadata(node, update)
-        if changed is not None:
-            node = kube.replace(changed)
-            made += 1
-    if update.conditions:
-        changed = apply_conditions(node, update.conditions, now())
-        if changed is not None:
-            node = kube.replace(changed, subresource="status")
-            made += 1
+    for subresource, change in _parts(update, now):
+        changed = change(node)
+        if changed is None:
+            continue
+        made += 1
+        try:
+            node = kube.replace(changed, subresource=subresource)
+        except RequestFailed as error:
+            if error.status != 409:
+                raise
+            return None, made
     return node, made
+
+
+def _parts(update: NodeUpdate, now: Clock) -> list[tuple[str | None, Change]]:
+    """The update as (subresource, change) in the order readers may see it (module docstring)."""
+    stamp = now() if update.conditions else ""  # one time for every condition of the decision
+    parts: list[tuple[str | None, Change]] = []
+    if update.raised:
+        parts.append(("status", lambda node: apply_conditions(node, update.raised, stamp)))
+    if update.touches_metadata:
+        parts.append((None, lambda node: apply_metadata(node, update)))
+    if update.cleared:
+        parts.append(("status", lambda node: apply_conditions(node, update.cleared, stamp)))
+    return parts
 
 
 def node_snapshot(kube: Kube, name: str) -> Snapshot:
