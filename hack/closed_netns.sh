@@ -30,6 +30,11 @@ ip -n "$void" link set veth-in up
 ip -n "$closed" route add default via 198.18.0.2
 
 sent() { ip netns exec "$closed" cat /sys/class/net/veth-out/statistics/tx_packets; }
+seen="$(mktemp)"
+if command -v tcpdump >/dev/null; then  # what arrives in the empty namespace, to name a leak
+	ip netns exec "$void" tcpdump -l -nn -i veth-in -c 100 >"$seen" 2>/dev/null &
+	sleep 1
+fi
 before=$(sent)
 echo "==> running in network namespace $closed (only exit: veth-out into the empty namespace $void)"
 status=0
@@ -37,8 +42,10 @@ ip netns exec "$closed" "$@" || status=$?
 left=$(( $(sent) - before ))
 echo "==> command exited $status; packets that left the namespace by veth-out: $left"
 if [ "$left" -gt 0 ]; then
-	echo "==> what the empty namespace saw (its neighbour table and counters):"
-	ip -n "$void" -s link show veth-in || true
+	echo "==> what arrived in the empty namespace (tcpdump, if installed):"
+	sleep 1
+	cat "$seen"
 	[ "$status" -ne 0 ] || status=3
 fi
+rm -f "$seen"
 exit "$status"
