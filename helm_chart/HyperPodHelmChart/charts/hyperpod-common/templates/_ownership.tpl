@@ -1,0 +1,26 @@
+{{- /*
+Objects that may already exist when this chart arrives: the namespaces and
+CRDs the upstream HyperPod chart (or a user's kubectl) created. Helm refuses
+to install over an object another release or no release owns ("exists and
+cannot be imported into the current release"), and deleting such an object
+would delete everything in it. So the chart renders one of these objects only
+when it is absent or already this release's, and otherwise leaves it exactly
+as it is; `hyperpod-deps adopt` hands it to the release on request.
+
+Usage: {{- if include "hyperpod-common.ours" (list $ "v1" "Namespace" "" "kubeflow") }}
+Arguments: the root context, apiVersion, kind, namespace ("" for cluster
+scope), name. Renders "true" or nothing. With no cluster (helm template,
+--dry-run=client) lookup returns nothing, so the object is rendered.
+*/ -}}
+{{- define "hyperpod-common.ours" -}}
+{{- $root := index . 0 -}}
+{{- $live := lookup (index . 1) (index . 2) (index . 3) (index . 4) -}}
+{{- if not $live -}}
+true
+{{- else -}}
+{{- $annotations := $live.metadata.annotations | default dict -}}
+{{- if and (eq (index $annotations "meta.helm.sh/release-name" | default "") $root.Release.Name) (eq (index $annotations "meta.helm.sh/release-namespace" | default "") $root.Release.Namespace) -}}
+true
+{{- end -}}
+{{- end -}}
+{{- end -}}
