@@ -23,7 +23,9 @@ def test_plan_json_lists_every_component_with_its_state() -> None:
     result = run("plan", "--json")
     assert result.exit_code == 0, result.output
     entries = {entry["component"]: entry for entry in json.loads(result.output)}
-    assert set(entries) == {c.chart for c in components(CHART)}
+    # The umbrella's own row: the namespaces it creates for the components (aws-hyperpod, ...).
+    assert set(entries) == {c.chart for c in components(CHART)} | {"hyperpod-helm-chart"}
+    assert entries["hyperpod-helm-chart"]["objects"] == {"Namespace": 3}
     assert entries["training-operators"]["valuesKey"] == "trainingOperators"
     assert entries["mlflow"]["enabled"] is False
     assert entries["nvidia-device-plugin"]["enabled"] is True

@@ -147,6 +147,21 @@ def test_adoption_patches_one_label_and_two_annotations_only() -> None:
 
 # --- conflicts and their ways out --------------------------------------------------------------
 
+
+def test_an_object_the_chart_leaves_to_its_owner_is_listed_not_a_conflict() -> None:
+    """The upstream chart's job CRDs, from its crds/ folder, carry no Helm metadata: the chart
+    skips such a CRD (hyperpod-common.ours), so helm does not refuse, and neither may preflight."""
+    upstreams = crd({"managedFields": written_by("helm")})
+    upstreams.rendered["metadata"]["annotations"]["hyperpod-deps/if-owned-elsewhere"] = "leave"
+    report = decide(facts(upstreams, crd(None, name="tfjobs.kubeflow.org", kind="TFJob")), RELEASE, None)
+    assert report.conflicts == []
+    assert [str(c.ref) for c in report.left_alone] == ["CustomResourceDefinition/pytorchjobs.kubeflow.org"]
+    assert report.ok
+    text = as_text(report)
+    assert "LEFT AS THEY ARE (1)" in text
+    assert "CustomResourceDefinition/pytorchjobs.kubeflow.org (Helm (managedFields: helm))" in text
+
+
 def test_only_existing_objects_without_our_metadata_conflict() -> None:
     report = decide(facts(service_account({"managedFields": written_by("kubectl-create")}),
                           crd(None), crd(OWNED, name="tfjobs.kubeflow.org", kind="TFJob")), RELEASE, None)

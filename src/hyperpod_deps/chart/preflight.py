@@ -8,6 +8,12 @@ ownership metadata. Helm refuses to install over it ("exists and cannot be impor
 current release") and names only the first one; preflight names them all, says who owns each
 and how to get out: delete it, or adopt it. CRDs of kubeflow.org get their own explanation,
 because deleting a CRD deletes every job of its kind.
+
+Some objects are rendered only when absent or already the release's (the namespaces and job
+CRDs the upstream HyperPod chart also creates; their templates use `hyperpod-common.ours` and
+carry the LEAVE_IF_FOREIGN annotation). Helm renders those against the live cluster and skips
+one another owner has, so they are not conflicts: the report lists them as left as they are,
+and --adopt still hands them to the release.
 """
 from __future__ import annotations
 
@@ -35,6 +41,10 @@ KUBEFLOW_CRD_SUFFIX = ".kubeflow.org"
 NAMESPACE_SWITCH_COMPONENTS = frozenset({"deep-health-check", "namespaced-role-and-bindings",
                                          "team-role-and-bindings"})
 OTHER_RELEASE_FLAG = "--adopt-from-other-releases"
+# On a rendered object: when one of that name exists and is not this release's, the chart
+# leaves it as it is instead of rendering it (hyperpod-common.ours).
+LEAVE_IF_FOREIGN_ANNOTATION = "hyperpod-deps/if-owned-elsewhere"
+LEAVE_IF_FOREIGN = "leave"
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,8 @@ class PreflightReport:
     objects_checked: int
     conflicts: list[Conflict]
     prerequisites: list[Prerequisite]
+    # Objects another owner has that the chart leaves as they are (see the module's docstring).
+    left_alone: list[Conflict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -149,9 +161,17 @@ def is_kubeflow_crd(ref: ObjectRef) -> bool:
     return ref.kind == "CustomResourceDefinition" and ref.name.endswith(KUBEFLOW_CRD_SUFFIX)
 
 
+def leaves_if_foreign(rendered: Manifest) -> bool:
+    annotations = (rendered.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(LEAVE_IF_FOREIGN_ANNOTATION) == LEAVE_IF_FOREIGN
+
+
 def decide(facts: ClusterFacts, release: Release, kube_version: str | None) -> PreflightReport:
-    conflicts = [conflict(o, release, facts.custom_resources) for o in facts.observed
-                 if is_conflict(o.live, release)]
+    foreign = [o for o in facts.observed if is_conflict(o.live, release)]
+    conflicts = [conflict(o, release, facts.custom_resources) for o in foreign
+                 if not leaves_if_foreign(o.rendered)]
+    left_alone = [conflict(o, release, facts.custom_resources) for o in foreign
+                  if leaves_if_foreign(o.rendered)]
     prerequisites = [
         *_version_findings(facts.server_version, kube_version),
         *_namespace_findings(facts, release),
@@ -163,7 +183,7 @@ def decide(facts: ClusterFacts, release: Release, kube_version: str | None) -> P
           for check in facts.denied),
     ]
     return PreflightReport(release, facts.server_version, len(facts.observed) + len(facts.unserved),
-                           conflicts, prerequisites)
+                           conflicts, prerequisites, left_alone)
 
 
 def conflict(observed: Observed, release: Release, custom_resources: dict[str, int]) -> Conflict:

@@ -111,13 +111,15 @@ def _deploy(action: str, request: RenderRequest, helm: Path, kubeconfig: Path | 
             click.echo(as_text(report))
             hint = " (or rerun with --adopt)" if report.conflicts and not report.prerequisites else ""
             fail(f"stopped before helm {action}: resolve the findings above{hint}", ExitCode.CHECKS_FAILED)
-        refusals = [why for c in report.conflicts if (why := adoption_refusal(c, from_other_releases))]
+        # --adopt also takes the objects the chart would leave as they are (namespaces, job CRDs).
+        to_adopt = [*report.conflicts, *report.left_alone] if adopt_conflicts else report.conflicts
+        refusals = [why for c in to_adopt if (why := adoption_refusal(c, from_other_releases))]
         if refusals:
             for why in refusals:
                 click.echo(f"refusing to adopt {why}", err=True)
             fail(f"nothing was adopted and helm {action} did not run", ExitCode.CHECKS_FAILED)
         try:
-            for ref in adopt(kube, report.conflicts, release):
+            for ref in adopt(kube, to_adopt, release):
                 click.echo(f"adopted {ref} into release {release.name} (namespace {release.namespace})")
         except KubeError as error:
             fail(f"adoption failed: {error}", ExitCode.CLUSTER_FAILED)

@@ -93,6 +93,11 @@ def as_text(report: PreflightReport) -> str:
                      "ownership; helm install would refuse each")
         for found in report.conflicts:
             lines += conflict_lines(found)
+    if report.left_alone:
+        lines.append(f"\nLEFT AS THEY ARE ({len(report.left_alone)}): they exist without this release's "
+                     "ownership, and the chart does not render them (--adopt hands them to the release)")
+        for found in report.left_alone:
+            lines += _wrapped(f"{found.ref} ({found.ownership.describe()})", "  ")
     if report.prerequisites:
         lines.append(f"\nPREREQUISITES NOT MET ({len(report.prerequisites)})")
         for item in report.prerequisites:
@@ -129,6 +134,7 @@ def as_dict(report: PreflightReport) -> dict[str, Any]:
         "serverVersion": report.server_version,
         "objectsChecked": report.objects_checked,
         "conflicts": [_conflict_dict(found) for found in report.conflicts],
+        "leftAlone": [_conflict_dict(found) for found in report.left_alone],
         "prerequisites": [{"check": item.check, "message": item.message, "fix": item.fix}
                           for item in report.prerequisites],
     }

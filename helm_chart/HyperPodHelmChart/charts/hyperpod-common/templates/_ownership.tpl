@@ -5,7 +5,10 @@ to install over an object another release or no release owns ("exists and
 cannot be imported into the current release"), and deleting such an object
 would delete everything in it. So the chart renders one of these objects only
 when it is absent or already this release's, and otherwise leaves it exactly
-as it is; `hyperpod-deps adopt` hands it to the release on request.
+as it is; `hyperpod-deps install --adopt` hands it to the release on request.
+An object rendered this way carries the annotation
+`hyperpod-deps/if-owned-elsewhere: leave`, so that the preflight reports it
+as left alone rather than as a conflict.
 
 Usage: {{- if include "hyperpod-common.ours" (list $ "v1" "Namespace" "" "kubeflow") }}
 Arguments: the root context, apiVersion, kind, namespace ("" for cluster
