@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -24,6 +24,13 @@ from hyperpod_deps.chart.preflight import (
     is_kubeflow_crd,
 )
 from hyperpod_deps.chart.render import Manifest, RenderRequest, parse_manifests, render
+from hyperpod_deps.chart.requirements import (
+    CERT_MANAGER,
+    Requirement,
+    cert_manager_requirement,
+    effective_section,
+    rendered_requirements,
+)
 from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import Forbidden, KubeError
 from hyperpod_deps.kube.ownership import Release, adoption_patch
@@ -47,8 +54,23 @@ def chart_kube_version(chart: Path) -> str | None:
 def run_preflight(kube: Kube, helm: Path, request: RenderRequest,
                   check_access: bool = True) -> PreflightReport:
     release = release_of(request)
-    facts = gather(kube, render(helm, request), release, check_access)
+    objects = render(helm, request)
+    facts = gather(kube, objects, release, check_access)
+    needed = requirements_of(objects, request)
+    facts = replace(facts, requirements=needed, present_crds=present_crds(kube, {r.crd for r in needed}))
     return decide(facts, release, chart_kube_version(request.chart))
+
+
+def requirements_of(objects: Iterable[Manifest], request: RenderRequest) -> list[Requirement]:
+    """What the rendered objects declare, and cert-manager when the values turn it on."""
+    cert_manager = cert_manager_requirement(effective_section(
+        request.chart, CERT_MANAGER, request.values_files, request.set_values))
+    return [*rendered_requirements(objects), *([cert_manager] if cert_manager else [])]
+
+
+def present_crds(kube: Kube, names: set[str]) -> frozenset[str]:
+    rtype = _require(kube, "apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    return frozenset(name for name in names if kube.get(rtype, name) is not None)
 
 
 def gather(kube: Kube, objects: Iterable[Manifest], release: Release, check_access: bool) -> ClusterFacts:

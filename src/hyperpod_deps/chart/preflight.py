@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.chart.requirements import Requirement
 from hyperpod_deps.kube.ownership import (
     HELM,
     MANAGED_BY_LABEL,
@@ -97,7 +98,7 @@ class Conflict:
 
 @dataclass(frozen=True)
 class Prerequisite:
-    check: str  # kubernetes-version | namespace | access | api
+    check: str  # kubernetes-version | namespace | access | api | operator
     message: str
     fix: str
 
@@ -136,6 +137,8 @@ class ClusterFacts:
     namespaces: frozenset[str] = frozenset()
     custom_resources: dict[str, int] = field(default_factory=dict)  # CRD name -> how many of its objects
     denied: list[AccessCheck] = field(default_factory=list)
+    requirements: list[Requirement] = field(default_factory=list)  # operators the chart needs, not installs
+    present_crds: frozenset[str] = frozenset()  # which of the requirements' CRDs the cluster has
 
 
 @dataclass(frozen=True)
@@ -181,9 +184,27 @@ def decide(facts: ClusterFacts, release: Release, kube_version: str | None) -> P
         *(Prerequisite("access", f"you may not {check}",
                        "helm needs it: use a kubeconfig that may, or ask a cluster admin")
           for check in facts.denied),
+        *requirement_findings(facts.requirements, facts.present_crds),
     ]
     return PreflightReport(release, facts.server_version, len(facts.observed) + len(facts.unserved),
                            conflicts, prerequisites, left_alone)
+
+
+def requirement_findings(requirements: Iterable[Requirement],
+                         present_crds: frozenset[str]) -> list[Prerequisite]:
+    """An operator the chart relies on but does not install (chart/requirements.py) whose CRD is absent."""
+    findings: list[Prerequisite] = []
+    seen: set[tuple[str, str]] = set()
+    for needed in requirements:
+        if needed.crd in present_crds or (needed.component, needed.crd) in seen:
+            continue
+        seen.add((needed.component, needed.crd))
+        command = needed.install_command
+        findings.append(Prerequisite(
+            "operator", f"{needed.component} needs the operator that defines CRD {needed.crd}, which the "
+            "cluster lacks (this chart does not install that operator)",
+            f"install it first: `{command}`" if command else "install it first"))
+    return findings
 
 
 def conflict(observed: Observed, release: Release, custom_resources: dict[str, int]) -> Conflict:
