@@ -39,7 +39,11 @@ def test_auto_restart_binds_the_service_role_to_pytorchjobs_by_default(render: R
     ]
     lease_rules = [r for r in role["rules"] if r["apiGroups"] == ["coordination.k8s.io"]]
     assert lease_rules == [
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update", "delete"]}
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update", "delete"],
+        }
     ]
     assert_least_privilege(role)
     binding = named(objects, "ClusterRoleBinding", "job-auto-restart")
@@ -58,9 +62,9 @@ def test_auto_restart_service_account_is_hyperpods(render3: Renderer) -> None:
     """HyperPod's chart creates ServiceAccount aws-hyperpod/job-auto-restart; ours does on hyperpod."""
     account = named(render3(), "ServiceAccount", "job-auto-restart")
     assert account["metadata"]["namespace"] == "aws-hyperpod"
-    for value in ("job-auto-restart.namespace=hyperpod-system", "job-auto-restart.namespace.name=hyperpod-system"):
+    for value in ("job-auto-restart.namespace=ops", "job-auto-restart.namespace.name=ops"):
         moved = named(render3(value), "ServiceAccount", "job-auto-restart")
-        assert moved["metadata"]["namespace"] == "hyperpod-system", value
+        assert moved["metadata"]["namespace"] == "ops", value
     generic = render3("global.platform=generic", "health-monitoring-agent.enabled=false")
     assert "job-auto-restart" not in [a["metadata"]["name"] for a in of_kind(generic, "ServiceAccount")]
 

@@ -19,12 +19,14 @@ import pytest
 
 from hyperpod_deps.chart.render import Manifest
 from tests.support.charts import ROOT, Renderer
-from tests.support.rbac import CLUSTER_WIDE, Grant, Subject, describe, grants, missing
+from tests.support.rbac import CLUSTER_WIDE, Grant, Subject, describe, grants, missing, subject_of
 
 UPSTREAM = Path(
     os.environ.get("HYPERPOD_UPSTREAM_CHART", ROOT.parent / "shared/upstream/hyperpod-helm-chart")
 )
-pytestmark = pytest.mark.skipif(not (UPSTREAM / "Chart.yaml").is_file(), reason=f"no upstream chart at {UPSTREAM}")
+pytestmark = pytest.mark.skipif(
+    not (UPSTREAM / "Chart.yaml").is_file(), reason=f"no upstream chart at {UPSTREAM}"
+)
 
 SERVICE_USER = Subject("User", "hyperpod-service-linked-role")
 CHECK_PODS = Subject("ServiceAccount", "deep-health-check-service-account", "aws-hyperpod")
@@ -81,7 +83,7 @@ def test_ours_grants_everything_upstream_grants_hyperpod(
 def test_the_service_role_holds_the_documented_grants(upstream: dict[str, dict[Subject, set[Grant]]]) -> None:
     """Pins what upstream grants today, so a change upstream is noticed here and in the docs."""
     held = upstream["defaults"][SERVICE_USER]
-    assert all(g.namespace == CLUSTER_WIDE for g in held), "upstream grants the service role cluster-wide only"
+    assert all(g.namespace == CLUSTER_WIDE for g in held), "upstream grants it cluster-wide only"
     triples = {(g.api_group, g.resource, g.verb) for g in held}
     assert ("coordination.k8s.io", "leases", "create") in triples
     assert ("", "pods/eviction", "create") in triples
@@ -211,8 +213,5 @@ def test_upstreams_objects_exist_in_ours_by_name(
         if ref[0].endswith("Binding"):
             assert ours[ref]["roleRef"]["name"] == obj["roleRef"]["name"], ref
             assert ours[ref]["roleRef"]["kind"] == obj["roleRef"]["kind"], ref
-            subjects = {(s["kind"], s["name"], s.get("namespace", "") if s["kind"] == "ServiceAccount" else "")
-                        for s in obj["subjects"]}
-            our_subjects = {(s["kind"], s["name"], s.get("namespace", "") if s["kind"] == "ServiceAccount" else "")
-                            for s in ours[ref]["subjects"]}
-            assert subjects <= our_subjects, ref
+            wanted = {subject_of(s) for s in obj["subjects"]}
+            assert wanted <= {subject_of(s) for s in ours[ref]["subjects"]}, ref

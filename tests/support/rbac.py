@@ -98,7 +98,8 @@ def rule_grants(rule: Mapping[str, Any], namespace: str) -> set[Grant]:
     }
 
 
-def _subject(raw: Mapping[str, Any]) -> Subject:
+def subject_of(raw: Mapping[str, Any]) -> Subject:
+    """A binding's subject entry; the namespace counts for ServiceAccounts only."""
     kind = str(raw["kind"])
     namespace = str(raw.get("namespace") or "") if kind == "ServiceAccount" else ""
     return Subject(kind, str(raw["name"]), namespace)
@@ -137,7 +138,7 @@ def grants(objects: Iterable[Manifest], *, effective_only: bool = True) -> dict[
         if effective_only and role_key[0] == "Role":
             held = {g for g in held if f"{g.api_group}/{g.resource}" not in CLUSTER_SCOPED}
         for subject in binding.get("subjects") or []:
-            result[_subject(subject)] |= held
+            result[subject_of(subject)] |= held
     return dict(result)
 
 
