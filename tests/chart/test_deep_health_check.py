@@ -1,4 +1,7 @@
-"""deep-health-check: the namespace, ServiceAccount and RBAC the deep health checks run with."""
+"""deep-health-check: the ServiceAccount and RBAC the deep health checks run with.
+
+The namespace itself (aws-hyperpod, Pod Security privileged) is created by the umbrella chart.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from tests.support.charts import CHART, Renderer, named, of_kind
 
 NAME = "dependencies-deep-health-check"
 SERVICE_ACCOUNT = "deep-health-check-service-account"
+# HyperPod's chart's names for the check pods' cluster-wide role and its binding.
+CHECK_ROLE = "deep-health-check-service-account-role"
 SERVICE_USER = {
     "apiGroup": "rbac.authorization.k8s.io",
     "kind": "User",
@@ -34,21 +39,23 @@ def ours(objects: list[Manifest]) -> list[Manifest]:
     ]
 
 
-def test_defaults_create_a_privileged_namespace_and_the_check_identity(render: Renderer) -> None:
+def test_defaults_create_the_check_identity_under_hyperpods_names(render: Renderer) -> None:
     objects = render()
-    namespace = named(objects, "Namespace", "aws-hyperpod")
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert of_kind(ours(objects), "Namespace") == [], "the umbrella chart creates aws-hyperpod"
     account = named(objects, "ServiceAccount", SERVICE_ACCOUNT)
     assert account["metadata"]["namespace"] == "aws-hyperpod"
 
-    cluster_role = named(objects, "ClusterRole", NAME)
+    cluster_role = named(objects, "ClusterRole", CHECK_ROLE)
     assert cluster_role["rules"] == [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "patch"]},
         {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     ]
-    cluster_binding = named(objects, "ClusterRoleBinding", NAME)
-    assert cluster_binding["roleRef"]["name"] == NAME
-    assert cluster_binding["subjects"] == [check_pods_subject(), SERVICE_USER]
+    cluster_binding = named(objects, "ClusterRoleBinding", f"{CHECK_ROLE}-binding")
+    assert cluster_binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": CHECK_ROLE
+    }
+    assert cluster_binding["subjects"] == [check_pods_subject()]
 
     role = named(objects, "Role", NAME)
     assert role["metadata"]["namespace"] == "aws-hyperpod"
@@ -57,6 +64,13 @@ def test_defaults_create_a_privileged_namespace_and_the_check_identity(render: R
     assert binding["metadata"]["namespace"] == "aws-hyperpod"
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME}
     assert binding["subjects"] == [check_pods_subject()]
+
+    launcher_cluster_role = named(objects, "ClusterRole", f"{NAME}-launcher")
+    assert launcher_cluster_role["rules"] == [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "patch"]},
+        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    ]
+    assert named(objects, "ClusterRoleBinding", f"{NAME}-launcher")["subjects"] == [SERVICE_USER]
 
     launcher = named(objects, "Role", f"{NAME}-launcher")
     assert launcher["metadata"]["namespace"] == "aws-hyperpod"
@@ -70,7 +84,15 @@ def test_defaults_create_a_privileged_namespace_and_the_check_identity(render: R
 
     for obj in of_kind(ours(objects), "Role") + of_kind(ours(objects), "ClusterRole"):
         assert_least_privilege(obj)
-    assert len(ours(objects)) == 8
+    assert len(ours(objects)) == 9
+
+
+def test_the_service_role_is_not_bound_to_the_check_pods_role(render3: Renderer) -> None:
+    """The check pods' cluster-wide pod access is theirs alone, not HyperPod's User's."""
+    objects = render3()
+    for binding in of_kind(ours(objects), "ClusterRoleBinding"):
+        if binding["roleRef"]["name"] == CHECK_ROLE:
+            assert SERVICE_USER not in binding["subjects"]
 
 
 def test_the_check_pods_cannot_create_pods(render3: Renderer) -> None:
@@ -87,10 +109,12 @@ def test_the_check_pods_cannot_create_pods(render3: Renderer) -> None:
 
 def test_generic_platform_binds_no_hyperpod_user(render3: Renderer) -> None:
     objects = render3(*GENERIC)
-    assert named(objects, "ClusterRoleBinding", NAME)["subjects"] == [check_pods_subject()]
+    assert named(objects, "ClusterRoleBinding", f"{CHECK_ROLE}-binding")["subjects"] == [check_pods_subject()]
     names = [o["metadata"]["name"] for o in ours(objects)]
     assert f"{NAME}-launcher" not in names
     assert NAME in [r["metadata"]["name"] for r in of_kind(objects, "Role")]
+    for binding in of_kind(ours(objects), "ClusterRoleBinding") + of_kind(ours(objects), "RoleBinding"):
+        assert SERVICE_USER not in binding["subjects"], binding["metadata"]["name"]
 
 
 def test_an_existing_namespace_is_used_as_is(render3: Renderer) -> None:
@@ -101,22 +125,42 @@ def test_an_existing_namespace_is_used_as_is(render3: Renderer) -> None:
     for obj in ours(objects):
         if obj["kind"] in ("ServiceAccount", "Role", "RoleBinding"):
             assert obj["metadata"]["namespace"] == "gpu-checks", obj["kind"]
-    assert named(objects, "ClusterRoleBinding", NAME)["subjects"][0] == check_pods_subject("gpu-checks")
+    assert named(objects, "ClusterRoleBinding", f"{CHECK_ROLE}-binding")["subjects"] == [
+        check_pods_subject("gpu-checks")
+    ]
 
 
-def test_pod_security_level_and_names_are_configurable(render3: Renderer) -> None:
+def test_upstreams_string_namespace_means_the_same(render: Renderer) -> None:
+    """HyperPod's chart takes `deep-health-check.namespace=<name>`; it means namespace.name."""
+    as_string = render("deep-health-check.namespace=gpu-checks")
+    as_object = render("deep-health-check.namespace.name=gpu-checks")
+    assert ours(as_string) == ours(as_object)
+    assert named(as_string, "ServiceAccount", SERVICE_ACCOUNT)["metadata"]["namespace"] == "gpu-checks"
+    assert "in namespace gpu-checks (created, Pod Security enforce=privileged)" in install_notes(
+        "deep-health-check.namespace=gpu-checks"
+    )
+
+
+def test_names_are_configurable(render3: Renderer) -> None:
     objects = render3(
         "deep-health-check.namespace.name=gpu-checks",
         "deep-health-check.namespace.podSecurityLevel=baseline",
         "deep-health-check.serviceAccount.name=dhc",
         "deep-health-check.serviceRoleUser=hyperpod-control-plane",
     )
-    labels = named(objects, "Namespace", "gpu-checks")["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
-    named(objects, "ServiceAccount", "dhc")
+    assert named(objects, "ServiceAccount", "dhc")["metadata"]["namespace"] == "gpu-checks"
+    assert named(objects, "ClusterRoleBinding", f"{CHECK_ROLE}-binding")["subjects"] == [
+        {"kind": "ServiceAccount", "name": "dhc", "namespace": "gpu-checks"}
+    ]
     assert (
         named(objects, "RoleBinding", f"{NAME}-launcher")["subjects"][0]["name"] == "hyperpod-control-plane"
     )
+
+
+def test_the_pod_security_level_reaches_the_umbrella() -> None:
+    """The umbrella creates the namespace from namespace.create and namespace.podSecurityLevel."""
+    notes = install_notes("deep-health-check.namespace.podSecurityLevel=baseline")
+    assert "in namespace aws-hyperpod (created, Pod Security enforce=baseline)" in notes
 
 
 def test_turning_it_off_removes_everything(render3: Renderer) -> None:
@@ -134,6 +178,7 @@ def test_turning_it_off_removes_everything(render3: Renderer) -> None:
         ("deep-health-check.serviceAccount.nmae=x", "nmae"),
         ("deep-health-check.serviceRoleUser=", "serviceRoleUser"),
         ("deep-health-check.namespace.name=AWS_HyperPod", "name"),
+        ("deep-health-check.namespace=AWS_HyperPod", "namespace"),
     ],
 )
 def test_schema_rejects_typos(render3: Renderer, assignment: str, offender: str) -> None:

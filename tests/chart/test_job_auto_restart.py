@@ -163,6 +163,7 @@ def test_controller_off_keeps_only_the_service_role(render3: Renderer) -> None:
     assert sorted(f"{o['kind']}/{o['metadata']['name']}" for o in mine) == [
         "ClusterRole/job-auto-restart",
         "ClusterRoleBinding/job-auto-restart",
+        "ServiceAccount/job-auto-restart",
     ]
 
 

@@ -26,10 +26,11 @@ NEVER_IN_A_ROLE = CLUSTER_SCOPED_RESOURCES | {
 }
 
 CLUSTER_ROLE = "hyperpod-scientist-user-cluster-role"
-CLUSTER_GROUP = "hyperpod-scientist-user-cluster-level"
+# HyperPod's chart's group names: <roleName>-cluster-level and <roleName>-<namespace>-level.
+CLUSTER_GROUP = "hyperpod-scientist-user-cluster-role-cluster-level"
 NAMESPACE_ROLE = "hyperpod-scientist-user-namespace-level-role"
-NAMESPACE_GROUP = "hyperpod-scientist-user-namespace-level"
-JOB_VERBS = ["create", "get", "list", "watch", "patch", "delete"]
+NAMESPACE_GROUP = "hyperpod-scientist-user-namespace-level-role-kubeflow-level"
+JOB_VERBS = ["create", "get", "list", "watch", "patch", "update", "delete"]
 
 
 def group(name: str) -> dict[str, str]:
@@ -110,12 +111,18 @@ def test_cluster_role_and_group_names_are_configurable(render3: Renderer) -> Non
     named(objects, "ClusterRole", "ml-read")
 
 
+def test_the_default_group_follows_the_role_name_as_upstream(render3: Renderer) -> None:
+    objects = render3("cluster-role-and-bindings.enabled=true", "cluster-role-and-bindings.roleName=ml-read")
+    assert named(objects, "ClusterRoleBinding", "ml-read-binding")["subjects"] == [
+        group("ml-read-cluster-level")
+    ]
+
+
 @pytest.mark.parametrize(
     "assignment, error",
     [
         ("cluster-role-and-bindings.groupname=x", "groupname"),
         ("cluster-role-and-bindings.roleName=Read_Only", "roleName"),
-        ("cluster-role-and-bindings.groupName=", "groupName"),
         ("cluster-role-and-bindings.readPodsInAllNamespaces=yes", "readPodsInAllNamespaces"),
     ],
 )
@@ -202,9 +209,30 @@ def test_job_kinds_are_configurable_and_may_be_empty(render3: Renderer) -> None:
     assert batch_only["rules"][0]["resources"] == ["jobs"]
 
 
+def test_upstreams_string_namespace_and_role_name_set_the_group(render3: Renderer) -> None:
+    """HyperPod's chart takes namespace as a name and binds <roleName>-<namespace>-level."""
+    objects = render3(
+        "namespaced-role-and-bindings.enabled=true",
+        "namespaced-role-and-bindings.namespace=ml-research",
+        "namespaced-role-and-bindings.roleName=ml-runner",
+    )
+    assert named(objects, "Role", "ml-runner")["metadata"]["namespace"] == "ml-research"
+    binding = named(objects, "RoleBinding", "ml-runner-binding")
+    assert binding["metadata"]["namespace"] == "ml-research"
+    assert binding["subjects"] == [group("ml-runner-ml-research-level")]
+    assert "Namespace" not in [o["kind"] for o in objects if o["metadata"]["name"] == "ml-research"]
+    explicit = render3(
+        "namespaced-role-and-bindings.enabled=true",
+        "namespaced-role-and-bindings.namespace.name=ml-research",
+        "namespaced-role-and-bindings.groupName=scientists",
+    )
+    assert named(explicit, "RoleBinding", f"{NAMESPACE_ROLE}-binding")["subjects"] == [group("scientists")]
+
+
 @pytest.mark.parametrize(
     "assignment, error",
     [
+        ("namespaced-role-and-bindings.namespace=Team_A", "namespace"),
         ("namespaced-role-and-bindings.namespace.nmae=x", "nmae"),
         ("namespaced-role-and-bindings.namespace.name=Team_A", "name"),
         ("namespaced-role-and-bindings.jobResources={pytorchjob}", "jobResources"),

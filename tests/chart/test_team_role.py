@@ -13,7 +13,7 @@ from tests.support.charts import CHART, SUBCHARTS, Renderer, kinds, named, of_ki
 TEAM = "team-role-and-bindings"
 TEAM_CHART = SUBCHARTS / TEAM
 CHART_PATH = "helm_chart/HyperPodHelmChart"  # as the documented commands spell it
-JOB_VERBS = ["create", "get", "list", "watch", "patch", "delete"]
+JOB_VERBS = ["create", "get", "list", "watch", "patch", "update", "delete"]
 READ = ["get", "list", "watch"]
 UMBRELLA_LABEL = "hyperpod-helm-chart-0.1.0"
 SUBCHART_LABEL = "team-role-and-bindings-0.1.0"
@@ -69,6 +69,7 @@ def test_umbrella_team_id_creates_the_team_roles(render: Renderer) -> None:
     assert_team_objects(objects, "team-a", UMBRELLA_LABEL)
     cluster_role = named(objects, "ClusterRole", "hyperpod-ns-team-a-cluster-role")
     assert cluster_role["rules"] == [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]},
         {
             "apiGroups": ["kueue.x-k8s.io"],
             "resources": ["clusterqueues"],
@@ -192,7 +193,7 @@ def test_standalone_install_renders_the_team_objects(render: Renderer) -> None:
     assert_team_objects(objects, "team-b", SUBCHART_LABEL)
     assert len(objects) == 4
     cluster_role = named(objects, "ClusterRole", "hyperpod-ns-team-b-cluster-role")
-    assert cluster_role["rules"][0]["resourceNames"] == ["hyperpod-ns-team-b-clusterqueue"]
+    assert cluster_role["rules"][1]["resourceNames"] == ["hyperpod-ns-team-b-clusterqueue"]
 
 
 def test_standalone_install_can_create_the_namespace(render3: Renderer) -> None:

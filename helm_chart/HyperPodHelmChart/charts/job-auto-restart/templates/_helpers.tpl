@@ -55,3 +55,12 @@ resyncSeconds: {{ $c.resyncSeconds }}
 watchTimeoutSeconds: {{ $c.watchTimeoutSeconds }}
 logLevel: {{ $c.logLevel }}
 {{- end -}}
+
+{{- /*
+The namespace of HyperPod's ServiceAccount job-auto-restart, from either form
+of the `namespace` value: a name (HyperPod's chart) or {name: ...}.
+*/ -}}
+{{- define "job-auto-restart.namespace" -}}
+{{- $raw := .Values.namespace | default dict -}}
+{{- if kindIs "string" $raw -}}{{ $raw }}{{- else -}}{{ $raw.name | default "aws-hyperpod" }}{{- end -}}
+{{- end -}}

@@ -1,5 +1,7 @@
 {{- define "namespaced-role-and-bindings.notes" -}}
 {{- if .Values.enabled -}}
-namespaced-role-and-bindings: Role {{ .Values.roleName }} in namespace {{ .Values.namespace.name }}{{ if not .Values.namespace.create }} (must already exist){{ end }} bound to group {{ .Values.groupName }}; check: kubectl auth can-i create jobs --namespace {{ .Values.namespace.name }} --as=someone --as-group={{ .Values.groupName }}
+{{- $settings := include "namespaced-role-and-bindings.namespaceSettings" . | fromJson -}}
+{{- $group := include "namespaced-role-and-bindings.group" . -}}
+namespaced-role-and-bindings: Role {{ .Values.roleName }} in namespace {{ $settings.name }}{{ if not $settings.create }} (must already exist){{ end }} bound to group {{ $group }}; check: kubectl auth can-i create jobs --namespace {{ $settings.name }} --as=someone --as-group={{ $group }}
 {{- end -}}
 {{- end -}}

@@ -6,7 +6,8 @@ Task-governance RBAC for one team. Object and group names are HyperPod's
   group        hyperpod-ns-<id>-namespace-level-group
 Compared with the upstream roles, the Role holds no cluster-scoped resources
 (they have no effect in a Role) and no "describe" verb (there is none:
-kubectl describe uses get and list).
+kubectl describe uses get and list); what else differs, and why, is in
+docs/upstream-grants.md.
 
 Rendered by this chart's own rbac.yaml when it is enabled (installed on its
 own), and by the umbrella's templates/team-role-and-bindings.yaml from the
@@ -39,6 +40,11 @@ metadata:
   labels:
     {{- $labels | nindent 4 }}
 rules:
+  # Find the team namespace (hyperpod-ns-<id>) among the cluster's
+  # namespaces, as HyperPod's tooling and kubectl get namespaces do.
+  - apiGroups: [""]
+    resources: ["namespaces"]
+    verbs: ["get", "list"]
   # The team's own ClusterQueue (quota, usage, admitted and pending counts).
   # With resourceNames, get is limited to that name, and list/watch are
   # allowed only with a metadata.name field selector on it (what
@@ -81,19 +87,19 @@ metadata:
   labels:
     {{- $labels | nindent 4 }}
 rules:
-  # Run training jobs: submit, follow, change (kubectl apply patches) and
-  # remove them. No update: patch covers every edit a member makes. An
-  # empty jobResources leaves batch Jobs only.
+  # Run training jobs: submit, follow, change and remove them. update (a
+  # whole-object PUT, what some SDKs send) allows no more than patch does.
+  # An empty jobResources leaves batch Jobs only.
   - apiGroups: ["batch"]
     resources: ["jobs"]
-    verbs: ["create", "get", "list", "watch", "patch", "delete"]
+    verbs: ["create", "get", "list", "watch", "patch", "update", "delete"]
   {{- with $settings.jobResources }}
   - apiGroups: ["kubeflow.org"]
     resources:
       {{- range . }}
       - {{ . }}
       {{- end }}
-    verbs: ["create", "get", "list", "watch", "patch", "delete"]
+    verbs: ["create", "get", "list", "watch", "patch", "update", "delete"]
   {{- end }}
   # Follow the jobs' pods and read their logs. Pods are created by the job
   # controllers, not by members.
