@@ -62,8 +62,8 @@ class Subject:
 
 TEAM_A = Subject("alice", ("hyperpod-ns-team-a-namespace-level-group",))
 TEAM_B = Subject("bob", ("hyperpod-ns-team-b-namespace-level-group",))
-SCIENTIST = Subject("carol", ("hyperpod-scientist-user-cluster-level",))
-NAMESPACED_SCIENTIST = Subject("dave", ("hyperpod-scientist-user-namespace-level",))
+SCIENTIST = Subject("carol", ("hyperpod-scientist-user-cluster-role-cluster-level",))
+NAMESPACED_SCIENTIST = Subject("dave", ("hyperpod-scientist-user-namespace-level-role-kubeflow-level",))
 SERVICE_ROLE = Subject("hyperpod-service-linked-role")
 CHECK_POD = Subject("system:serviceaccount:aws-hyperpod:deep-health-check-service-account")
 
