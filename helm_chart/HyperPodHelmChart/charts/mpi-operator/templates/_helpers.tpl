@@ -15,7 +15,17 @@ mpiOperator.image.{repository,tag} and mpiOperator.imagePullPolicy win.
 {{- $up := include "mpi-operator.upstream" . | fromYaml -}}
 {{- $image := deepCopy .Values.image -}}
 {{- with $up.image -}}
-{{- with .repository }}{{ $_ := set $image "repository" . }}{{ end -}}
+{{- with .repository -}}
+{{- /* Upstream writes repository:tag as is: a first segment that names a host
+(a dot, a port or localhost, Docker's rule) is the registry. */ -}}
+{{- $parts := splitn "/" 2 . -}}
+{{- if and $parts._1 (or (contains "." $parts._0) (contains ":" $parts._0) (eq $parts._0 "localhost")) -}}
+{{- $_ := set $image "registry" $parts._0 -}}
+{{- $_ := set $image "repository" $parts._1 -}}
+{{- else -}}
+{{- $_ := set $image "repository" . -}}
+{{- end -}}
+{{- end -}}
 {{- with .tag }}{{ $_ := set $image "tag" . }}{{ end -}}
 {{- end -}}
 {{- with $up.imagePullPolicy }}{{ $_ := set $image "pullPolicy" . }}{{ end -}}
