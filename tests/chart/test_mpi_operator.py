@@ -21,7 +21,8 @@ def operator_objects(objects: list[Manifest]) -> list[Manifest]:
 
 
 def container(objects: list[Manifest]) -> Manifest:
-    (only,) = pod_spec(named(objects, "Deployment", NAME))["containers"]
+    containers: list[Manifest] = pod_spec(named(objects, "Deployment", NAME))["containers"]
+    (only,) = containers
     return only
 
 
@@ -263,7 +264,9 @@ def test_upstreams_mpi_operator_keys_are_honoured(render3: Renderer) -> None:
     assert main["args"] == ["-alsologtostderr", "--lock-namespace=kube-system", "-v=4"]
     spec = pod_spec(deployment)
     assert spec["nodeSelector"] == {"role": "system"}
-    assert spec["tolerations"] == [{"key": "sagemaker.amazonaws.com/node-health-status", "operator": "Exists"}]
+    assert spec["tolerations"] == [
+        {"key": "sagemaker.amazonaws.com/node-health-status", "operator": "Exists"}
+    ]
     assert spec["topologySpreadConstraints"] == [{"maxSkew": 1}]
     account = named(objects, "ServiceAccount", NAME)
     assert account["metadata"]["annotations"] == {"owner": "ml-platform"}
@@ -285,8 +288,13 @@ def test_upstream_keys_win_over_ours_only_when_set(render3: Renderer) -> None:
 
 
 def test_notes_list_the_upstream_keys_in_use_and_ours_to_prefer() -> None:
-    notes = install_notes("mpi-operator.mpiOperator.replicas=2", "mpi-operator.mpiOperator.imagePullPolicy=Always")
-    assert "honoured: mpi-operator.mpiOperator.replicas (the upstream chart's key); prefer mpi-operator.replicas." in notes
+    notes = install_notes(
+        "mpi-operator.mpiOperator.replicas=2", "mpi-operator.mpiOperator.imagePullPolicy=Always"
+    )
+    assert (
+        "honoured: mpi-operator.mpiOperator.replicas (the upstream chart's key); "
+        "prefer mpi-operator.replicas."
+    ) in notes
     assert "prefer mpi-operator.image.pullPolicy." in notes
     assert "honoured: mpi-operator.mpiOperator" not in install_notes()
 

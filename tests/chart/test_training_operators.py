@@ -15,6 +15,7 @@ NAMESPACE = "kubeflow"
 SECRET = "dependencies-training-operator-webhook-cert"
 SELECTOR = {"control-plane": "kubeflow-training-operator"}
 AGGREGATED = ("kubeflow-training-admin", "kubeflow-training-edit", "kubeflow-training-view")
+WEBHOOKS = "validator.training-operator.kubeflow.org"
 ALL_JOB_KINDS = ["mpijobs", "tfjobs", "pytorchjobs", "mxjobs", "xgboostjobs", "paddlejobs"]
 # The CRDs are tested in test_crds.py; leaving them out keeps these renders small.
 NO_CRDS = ("trainingOperators.crds.enabled=false", "mpi-operator.crds.enabled=false")
@@ -32,7 +33,8 @@ def operator_objects(objects: list[Manifest]) -> list[Manifest]:
 
 
 def container(objects: list[Manifest]) -> Manifest:
-    (only,) = pod_spec(named(objects, "Deployment", DEPLOYMENT))["containers"]
+    containers: list[Manifest] = pod_spec(named(objects, "Deployment", DEPLOYMENT))["containers"]
+    (only,) = containers
     return only
 
 
@@ -370,7 +372,8 @@ def test_aggregated_roles_carry_upstreams_labels_and_rules(default: list[Manifes
     assert edit["rules"] == [
         {"apiGroups": ["kubeflow.org"], "resources": ALL_JOB_KINDS,
          "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
-        {"apiGroups": ["kubeflow.org"], "resources": [f"{k}/status" for k in ALL_JOB_KINDS], "verbs": ["get"]},
+        {"apiGroups": ["kubeflow.org"], "resources": [f"{k}/status" for k in ALL_JOB_KINDS],
+         "verbs": ["get"]},
     ]
     view = named(default, "ClusterRole", "kubeflow-training-view")
     assert view["metadata"]["labels"][f"{group}/aggregate-to-kubeflow-view"] == "true"
@@ -394,7 +397,7 @@ def test_namespace_value_moves_every_namespaced_object(render3: Renderer) -> Non
                        ("Role", NAME), ("RoleBinding", NAME), ("Secret", SECRET)]:
         assert named(objects, kind, name)["metadata"]["namespace"] == "ml-ops", kind
     assert named(objects, "ClusterRoleBinding", NAME)["subjects"][0]["namespace"] == "ml-ops"
-    hooks = named(objects, "ValidatingWebhookConfiguration", "validator.training-operator.kubeflow.org")["webhooks"]
+    hooks = named(objects, "ValidatingWebhookConfiguration", WEBHOOKS)["webhooks"]
     assert {h["clientConfig"]["service"]["namespace"] for h in hooks} == {"ml-ops"}
 
 
@@ -409,8 +412,8 @@ def test_deployment_name_follows_the_release_like_upstreams(render3: Renderer) -
     names = {o["metadata"]["name"] for o in operator_objects(render3(*NO_CRDS, release="prod"))
              if o["kind"] == "Deployment"}
     assert names == {"prod-training-operators"}
-    names = {o["metadata"]["name"] for o in operator_objects(
-        render3(*NO_CRDS, "trainingOperators.fullnameOverride=kubeflow-trainer")) if o["kind"] == "Deployment"}
+    overridden = render3(*NO_CRDS, "trainingOperators.fullnameOverride=kubeflow-trainer")
+    names = {o["metadata"]["name"] for o in operator_objects(overridden) if o["kind"] == "Deployment"}
     assert names == {"kubeflow-trainer"}
 
 
@@ -424,7 +427,7 @@ def test_upstreams_scheme_list_is_accepted_and_mxjob_dropped(render3: Renderer) 
     ]
     resources = {res for r in named(objects, "ClusterRole", NAME)["rules"] for res in r["resources"]}
     assert not {res for res in resources if res.startswith("mxjobs")}
-    hooks = named(objects, "ValidatingWebhookConfiguration", "validator.training-operator.kubeflow.org")["webhooks"]
+    hooks = named(objects, "ValidatingWebhookConfiguration", WEBHOOKS)["webhooks"]
     assert "validator.mxjob.training-operator.kubeflow.org" not in [h["name"] for h in hooks]
 
 
