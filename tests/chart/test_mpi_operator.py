@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hyperpod_deps.chart.render import Manifest, RenderError
+from tests.chart.test_roles import install_notes
 from tests.support.charts import CHART, Renderer, named, pod_spec
 
 NAME = "dependencies-mpi-operator"
@@ -20,7 +21,8 @@ def operator_objects(objects: list[Manifest]) -> list[Manifest]:
 
 
 def container(objects: list[Manifest]) -> Manifest:
-    (only,) = pod_spec(named(objects, "Deployment", NAME))["containers"]
+    containers: list[Manifest] = pod_spec(named(objects, "Deployment", NAME))["containers"]
+    (only,) = containers
     return only
 
 
@@ -57,15 +59,20 @@ def test_pod_is_restricted_with_a_writable_tmp(default: list[Manifest]) -> None:
 
 def test_objects(default: list[Manifest]) -> None:
     assert sorted(f"{o['kind']}/{o['metadata']['name']}" for o in operator_objects(default)) == sorted(
-        f"{kind}/{NAME}"
-        for kind in (
-            "ServiceAccount",
-            "ClusterRole",
-            "ClusterRoleBinding",
-            "Role",
-            "RoleBinding",
-            "Deployment",
-        )
+        [
+            *(
+                f"{kind}/{NAME}"
+                for kind in (
+                    "ServiceAccount",
+                    "ClusterRole",
+                    "ClusterRoleBinding",
+                    "Role",
+                    "RoleBinding",
+                    "Deployment",
+                )
+            ),
+            *(f"ClusterRole/{NAME}-kubeflow-mpijobs-{role}" for role in ("admin", "edit", "view")),
+        ]
     )
 
 
@@ -190,3 +197,118 @@ def test_image_comes_from_the_global_mirror_unless_its_own_registry_is_set(rende
     ]
     objects = render3(*NO_CRDS, "mpi-operator.image.registry=quay.io", values_files=[mirror])
     assert container(objects)["image"] == "quay.io/mpioperator/mpi-operator:0.6.0"
+
+
+# --- the upstream HyperPod chart's contract ----------------------------------------------------
+
+# Upstream's Deployment selector for release "dependencies" (immutable: an in-place upgrade
+# needs exactly this).
+UPSTREAM_SELECTOR = {
+    "app": "mpi-operator",
+    "app.kubernetes.io/component": "mpijob",
+    "app.kubernetes.io/name": "mpi-operator",
+    "app.kubernetes.io/instance": "dependencies",
+    "kustomize.component": "mpi-operator",
+}
+
+
+def test_deployment_selector_is_upstreams_exactly_and_the_pods_carry_it(default: list[Manifest]) -> None:
+    deployment = named(default, "Deployment", NAME)
+    assert deployment["spec"]["selector"] == {"matchLabels": UPSTREAM_SELECTOR}
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert {key: labels[key] for key in UPSTREAM_SELECTOR} == UPSTREAM_SELECTOR
+    assert labels["app.kubernetes.io/part-of"] == "hyperpod-deps"
+
+
+def test_aggregated_roles_carry_upstreams_labels_and_rules(default: list[Manifest]) -> None:
+    group = "rbac.authorization.kubeflow.org"
+    admin = named(default, "ClusterRole", f"{NAME}-kubeflow-mpijobs-admin")
+    assert admin["metadata"]["labels"][f"{group}/aggregate-to-kubeflow-admin"] == "true"
+    assert admin["aggregationRule"] == {
+        "clusterRoleSelectors": [{"matchLabels": {f"{group}/aggregate-to-kubeflow-mpijobs-admin": "true"}}]
+    }
+    edit = named(default, "ClusterRole", f"{NAME}-kubeflow-mpijobs-edit")
+    assert edit["metadata"]["labels"][f"{group}/aggregate-to-kubeflow-edit"] == "true"
+    assert edit["metadata"]["labels"][f"{group}/aggregate-to-kubeflow-mpijobs-admin"] == "true"
+    assert edit["rules"] == [{
+        "apiGroups": ["kubeflow.org"], "resources": ["mpijobs", "mpijobs/status"],
+        "verbs": ["get", "list", "watch", "create", "delete", "deletecollection", "patch", "update"],
+    }]
+    view = named(default, "ClusterRole", f"{NAME}-kubeflow-mpijobs-view")
+    assert view["metadata"]["labels"][f"{group}/aggregate-to-kubeflow-view"] == "true"
+    assert view["rules"] == [{"apiGroups": ["kubeflow.org"], "resources": ["mpijobs", "mpijobs/status"],
+                              "verbs": ["get", "list", "watch"]}]
+
+
+def test_upstreams_mpi_operator_keys_are_honoured(render3: Renderer) -> None:
+    objects = render3(
+        *NO_CRDS,
+        "mpi-operator.mpiOperator.image.repository=mirror.example.com/mpi/mpi-operator",
+        "mpi-operator.mpiOperator.image.tag=0.6.0-r1",
+        "mpi-operator.mpiOperator.imagePullPolicy=Always",
+        "mpi-operator.mpiOperator.replicas=3",
+        "mpi-operator.mpiOperator.additionalArgs={-v=4}",
+        "mpi-operator.mpiOperator.serviceAccount.annotations.owner=ml-platform",
+        "mpi-operator.mpiOperator.nodeSelector.role=system",
+        "mpi-operator.mpiOperator.tolerations[0].key=sagemaker.amazonaws.com/node-health-status",
+        "mpi-operator.mpiOperator.tolerations[0].operator=Exists",
+        "mpi-operator.mpiOperator.topologySpreadConstraints[0].maxSkew=1",
+        "mpi-operator.mpiOperator.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution=null",
+        "mpi-operator.extraLabels.team=ml-platform",
+    )
+    deployment = named(objects, "Deployment", NAME)
+    assert deployment["spec"]["replicas"] == 3
+    main = container(objects)
+    assert main["image"] == "mirror.example.com/mpi/mpi-operator:0.6.0-r1"
+    assert main["imagePullPolicy"] == "Always"
+    assert main["args"] == ["-alsologtostderr", "--lock-namespace=kube-system", "-v=4"]
+    spec = pod_spec(deployment)
+    assert spec["nodeSelector"] == {"role": "system"}
+    assert spec["tolerations"] == [
+        {"key": "sagemaker.amazonaws.com/node-health-status", "operator": "Exists"}
+    ]
+    assert spec["topologySpreadConstraints"] == [{"maxSkew": 1}]
+    account = named(objects, "ServiceAccount", NAME)
+    assert account["metadata"]["annotations"] == {"owner": "ml-platform"}
+    # extraLabels: on every object, never in the (immutable) selector.
+    assert {o["metadata"]["labels"].get("team") for o in operator_objects(objects)} == {"ml-platform"}
+    assert "team" not in deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_upstream_keys_win_over_ours_only_when_set(render3: Renderer) -> None:
+    objects = render3(*NO_CRDS, "mpi-operator.replicas=2", "mpi-operator.mpiOperator.replicas=0")
+    assert named(objects, "Deployment", NAME)["spec"]["replicas"] == 0
+    objects = render3(*NO_CRDS, "mpi-operator.replicas=2", "mpi-operator.mpiOperator.image.tag=0.6.1")
+    assert named(objects, "Deployment", NAME)["spec"]["replicas"] == 2
+    assert container(objects)["image"] == "docker.io/mpioperator/mpi-operator:0.6.1"
+    # A repository without a registry host still goes through the global mirror.
+    objects = render3(*NO_CRDS, "global.imageRegistry=mirror.example.com",
+                      "mpi-operator.mpiOperator.image.repository=mpioperator/mpi-operator")
+    assert container(objects)["image"] == "mirror.example.com/mpioperator/mpi-operator:0.6.0"
+
+
+def test_notes_list_the_upstream_keys_in_use_and_ours_to_prefer() -> None:
+    notes = install_notes(
+        "mpi-operator.mpiOperator.replicas=2", "mpi-operator.mpiOperator.imagePullPolicy=Always"
+    )
+    assert (
+        "honoured: mpi-operator.mpiOperator.replicas (the upstream chart's key); "
+        "prefer mpi-operator.replicas."
+    ) in notes
+    assert "prefer mpi-operator.image.pullPolicy." in notes
+    assert "honoured: mpi-operator.mpiOperator" not in install_notes()
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "mpi-operator.mpiOperator.replica=2",
+        "mpi-operator.mpiOperator.image.digest=sha256:abc",
+        "mpi-operator.mpiOperator.serviceAccount.create=false",
+        "mpi-operator.mpiOperator.additionalArgs={v=4}",
+        "mpi-operator.extraLabel.team=x",
+    ],
+)
+def test_schema_still_rejects_what_upstream_never_had(render3: Renderer, setting: str) -> None:
+    with pytest.raises(RenderError, match="mpi-operator"):
+        render3(*NO_CRDS, setting)

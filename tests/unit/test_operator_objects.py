@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
 
+from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.kube.errors import RequestFailed
 from hyperpod_deps.localcluster import operator_objects as objects
+from hyperpod_deps.localcluster import operators
 from tests.support.charts import SUBCHARTS
 
 PORTS = objects.TrainingOperatorPorts(metrics=41001, probes=41002, webhook=41003)
@@ -83,3 +87,58 @@ def test_the_service_name_is_the_one_the_certificate_must_carry() -> None:
 ])
 def test_lease_holder(lease: dict[str, object] | None, holder: str | None) -> None:
     assert objects.lease_holder(lease) == holder
+
+
+def test_a_missing_service_is_created_without_a_selector() -> None:
+    assert objects.service_to_create(None, "kubeflow") == objects.webhook_service("kubeflow")
+
+
+def test_the_charts_service_is_used_as_it_is() -> None:
+    """Same name and namespace as the chart's: never replaced, so its release keeps owning it."""
+    chart_service = {"metadata": {"name": "training-operator", "namespace": "kubeflow",
+                                  "annotations": {"meta.helm.sh/release-name": "dependencies"}},
+                     "spec": {"clusterIP": "10.96.0.20",
+                              "selector": {"control-plane": "kubeflow-training-operator"},
+                              "ports": [{"name": "monitoring-port", "port": 8080},
+                                        {"name": "webhook", "port": 443}]}}
+    assert objects.service_to_create(chart_service, "kubeflow") is None
+
+
+def test_a_service_without_the_webhook_port_is_refused_with_the_fix() -> None:
+    metrics_only = {"spec": {"clusterIP": "10.96.0.20", "ports": [{"name": "monitoring-port", "port": 8080}]}}
+    with pytest.raises(objects.ServiceWithoutWebhookPort, match=r"trainingOperators\.webhook\.enabled=false"):
+        objects.service_to_create(metrics_only, "kubeflow")
+
+
+class _Namespaces:
+    """Just enough of Kube for ensure_namespace: what exists, and every write."""
+
+    def __init__(self, existing: dict[str, Any], conflict: bool = False) -> None:
+        self.existing = existing
+        self.conflict = conflict
+        self.created: list[str] = []
+
+    def get(self, rtype: object, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return self.existing.get(name)
+
+    def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        if self.conflict:
+            raise RequestFailed("already exists", 409)
+        self.created.append(manifest["metadata"]["name"])
+        return manifest
+
+
+def test_an_existing_namespace_is_left_with_its_helm_metadata() -> None:
+    owned: dict[str, Any] = {"metadata": {"name": "kubeflow",
+                                          "annotations": {"meta.helm.sh/release-name": "dependencies"}}}
+    kube = _Namespaces({"kubeflow": owned})
+    operators.ensure_namespace(cast(Kube, kube), "kubeflow")
+    assert kube.created == []
+    assert owned["metadata"]["annotations"] == {"meta.helm.sh/release-name": "dependencies"}
+
+
+def test_a_missing_namespace_is_created_and_a_race_is_fine() -> None:
+    kube = _Namespaces({})
+    operators.ensure_namespace(cast(Kube, kube), "kubeflow")
+    assert kube.created == ["kubeflow"]
+    operators.ensure_namespace(cast(Kube, _Namespaces({}, conflict=True)), "kubeflow")

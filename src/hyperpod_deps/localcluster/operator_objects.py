@@ -91,6 +91,30 @@ def webhook_service(namespace_name: str) -> Manifest:
                      "ports": [{"name": "webhook", "port": WEBHOOK_SERVICE_PORT, "protocol": "TCP"}]}}
 
 
+class ServiceWithoutWebhookPort(ValueError):
+    """The Service named training-operator exists but has no port 443 for the webhook."""
+
+
+def service_to_create(existing: Manifest | None, namespace_name: str) -> Manifest | None:
+    """The Service to create for the local webhook, or None to use the one there.
+
+    One that exists is used as it is, whoever owns it: the chart's (same name, same namespace
+    `kubeflow`) or ours from an earlier start. Only its ClusterIP matters, which the local
+    network rules route to the process; replacing it would take it from the chart's release,
+    and the chart in turn leaves a Service it does not own alone (its `hyperpod-common.ours`
+    guard), so neither side fights the other for it."""
+    if existing is None:
+        return webhook_service(namespace_name)
+    ports = ((existing.get("spec") or {}).get("ports")) or []
+    if not any(port.get("port") == WEBHOOK_SERVICE_PORT for port in ports):
+        raise ServiceWithoutWebhookPort(
+            f"Service {namespace_name}/{TRAINING_OPERATOR_SERVICE} exists without port "
+            f"{WEBHOOK_SERVICE_PORT}, through which the API server calls the webhook (a chart release with "
+            "trainingOperators.webhook.enabled=false?): enable the chart's webhook, or run the local "
+            "operator in another namespace")
+    return None
+
+
 def webhook_configuration(namespace_name: str, ca_pem: bytes, schemes: tuple[str, ...]) -> Manifest:
     """The chart's webhooks (one per enabled kind, same paths and rules) calling the local
     operator's Service, as the chart's call its in-cluster one: the API server dials the

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hyperpod_deps.kube.apply import create_or_replace
 from hyperpod_deps.kube.client import Kube, Manifest, ResourceType
+from hyperpod_deps.kube.errors import RequestFailed
 from hyperpod_deps.localcluster import netrules, processes
 from hyperpod_deps.localcluster import operator_objects as objects
 from hyperpod_deps.localcluster.layout import Layout
@@ -25,6 +26,7 @@ from hyperpod_deps.localcluster.webhookcerts import WebhookCerts, ensure_webhook
 from hyperpod_deps.toolchain.kubeflow import ensure_mpi_operator, ensure_training_operator
 
 SERVICE = ResourceType("v1", "Service", "services", True)
+NAMESPACE = ResourceType("v1", "Namespace", "namespaces", False)
 TRAINING_OPERATOR = "training-operator"
 MPI_OPERATOR = "mpi-operator"
 # cert-controller v0.10.1 (inside the training operator) only checks that this file exists
@@ -66,7 +68,7 @@ def start_training_operator(kubeconfig: Path, directory: Path, namespace: str = 
     serving_dir = _serving_dir(layout, certs)
     plan = _network_of(directory)
     with Kube.connect(kubeconfig) as kube:
-        create_or_replace(kube, objects.namespace(namespace))
+        ensure_namespace(kube, namespace)
         create_or_replace(kube, objects.webhook_secret(namespace, certs.secret_data()))
         _route_webhook_service(kube, plan, namespace, ports.webhook, layout)
         _apply_webhook_configuration(kube, namespace, certs, schemes)
@@ -110,12 +112,26 @@ def _route_webhook_service(kube: Kube, plan: NetworkPlan, namespace: str, port: 
                            layout: Layout) -> None:
     """The Service the webhooks name, and its ClusterIP routed to the operator's port."""
     service = kube.get(SERVICE, objects.TRAINING_OPERATOR_SERVICE, namespace)
-    if service is None:
-        service = kube.create(objects.webhook_service(namespace))
+    wanted = objects.service_to_create(service, namespace)
+    if wanted is not None:
+        service = kube.create(wanted)
+    assert service is not None
     route = LocalRoute(str(service["spec"]["clusterIP"]), objects.WEBHOOK_SERVICE_PORT, port)
     netrules.add_route(plan, route)
     layout.run.mkdir(parents=True, exist_ok=True)
     _route_file(layout).write_text(json.dumps(vars(route)) + "\n")
+
+
+def ensure_namespace(kube: Kube, name: str) -> None:
+    """Create the namespace if it is absent; never replace one. The chart's umbrella may own
+    `kubeflow`, and a replace would strip the Helm metadata that marks it as the release's."""
+    if kube.get(NAMESPACE, name) is not None:
+        return
+    try:
+        kube.create(objects.namespace(name))
+    except RequestFailed as error:
+        if error.status != 409:  # created in between: fine
+            raise
 
 
 def _keeping_owner(kube: Kube, manifest: Manifest) -> Manifest:
@@ -141,7 +157,7 @@ def start_mpi_operator(kubeconfig: Path, directory: Path, lock_namespace: str = 
     binary = binary or ensure_mpi_operator()
     layout = _not_running(MPI_OPERATOR, directory)
     with Kube.connect(kubeconfig) as kube:
-        create_or_replace(kube, objects.namespace(lock_namespace))
+        ensure_namespace(kube, lock_namespace)
         with hold_port(objects.MPI_OPERATOR_HEALTH_PORT, MPI_OPERATOR, timeout_seconds) as lock:
             pid = _start_holding(lock, binary, kubeconfig, lock_namespace, layout)
         with _stopped_on_failure(MPI_OPERATOR, layout):
