@@ -173,8 +173,6 @@ def test_watch_namespace_and_extra_args(render3: Renderer) -> None:
         "mpi-operator.image.tags=0.5.0",
         "mpi-operator.crds.keepIt=true",
         "mpi-operator.extraArgs={threadiness=4}",
-        # v0.6.0 has no --cluster-domain flag: the value is gone, not silently ignored.
-        "mpi-operator.clusterDomain=cluster.local",
     ],
 )
 def test_schema_rejects_typos(render3: Renderer, setting: str) -> None:
@@ -312,3 +310,12 @@ def test_notes_list_the_upstream_keys_in_use_and_ours_to_prefer() -> None:
 def test_schema_still_rejects_what_upstream_never_had(render3: Renderer, setting: str) -> None:
     with pytest.raises(RenderError, match="mpi-operator"):
         render3(*NO_CRDS, setting)
+
+
+def test_the_removed_cluster_domain_is_accepted_and_named_ignored(render3: Renderer) -> None:
+    """An earlier version had clusterDomain; a release that set it must still upgrade with
+    --reuse-values, and the notes say the value does nothing (v0.6.0 has no such flag)."""
+    notes = install_notes("mpi-operator.clusterDomain=x.local")
+    assert "ignored: mpi-operator.clusterDomain (deprecated" in notes
+    operator = named(render3("mpi-operator.clusterDomain=x.local"), "Deployment", "dependencies-mpi-operator")
+    assert "x.local" not in str(pod_spec(operator))

@@ -28,7 +28,8 @@ def git(*args: str) -> str:
 
 def values_commits() -> list[str]:
     """Every commit since the first complete chart that changed a values.yaml."""
-    found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{FIRST_COMPLETE_CHART_COMMIT}^{{commit}}"],
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "cat-file", "-e", f"{FIRST_COMPLETE_CHART_COMMIT}^{{commit}}"],
                            capture_output=True, check=False)
     if found.returncode != 0:
         return []

@@ -6,9 +6,12 @@ mpi-operator: Deployment {{ $fullname }} in {{ .Release.Namespace }} (MPI operat
 {{- range $key, $_ := .Values.mpiOperator | default dict }}
     honoured: mpi-operator.mpiOperator.{{ $key }} (the upstream chart's key); prefer mpi-operator.{{ index $keys $key }}.
 {{- end }}
+{{- if hasKey .Values "clusterDomain" }}
+    ignored: mpi-operator.clusterDomain (deprecated; the operator has no such setting: hostnames are <pod>.<job>.<namespace>.svc).
+{{- end }}
 {{- if .Values.crds.enabled }}
 {{- if not (include "hyperpod-common.ours" (list $ "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" "mpijobs.kubeflow.org")) }}
-    left as it is: CRD mpijobs.kubeflow.org belongs to no release or another one. Take it over with: hyperpod-deps adopt
+    left as it is: CRD mpijobs.kubeflow.org belongs to no release or another one. Take it over with: hyperpod-deps upgrade --adopt
 {{- end }}
 {{- end }}
 {{- end -}}

@@ -9,7 +9,7 @@ training-operators: Deployment {{ $deployment }} in {{ $namespace }} (Kubeflow t
 {{- range $path, $_ := .Files.Glob "files/crds/*.yaml" }}
 {{- $name := base $path | trimSuffix ".yaml" }}
 {{- if not (include "hyperpod-common.ours" (list $ "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" $name)) }}
-    left as it is: CRD {{ $name }} belongs to no release or another one (the upstream chart installs it unmanaged). Take it over with: hyperpod-deps adopt
+    left as it is: CRD {{ $name }} belongs to no release or another one (the upstream chart installs it unmanaged). Take it over with: hyperpod-deps upgrade --adopt
 {{- end }}
 {{- end }}
 {{- end }}
