@@ -36,3 +36,27 @@ chart. Renders one line per key the user set; nothing otherwise.
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{- /*
+The upstream chart's training-operators subchart has no alias, so its values
+sit under `training-operators:`; ours is aliased trainingOperators. The
+namespace switch is honoured (templates/namespaces.yaml); for the rest the
+notes name our key.
+*/ -}}
+{{- define "hyperpod-helm-chart.upstreamTrainingOperatorKeys" -}}
+{{- $given := index .Values "training-operators" | default dict -}}
+{{- $instead := dict
+  "image" "set trainingOperators.image.repository / trainingOperators.image.tag"
+  "schemes" "set trainingOperators.schemes (mxjob is not served by the training operator v1.8)"
+  "nameOverride" "set trainingOperators.nameOverride"
+  "fullnameOverride" "set trainingOperators.fullnameOverride"
+  "serviceAccount" "the ServiceAccount is training-operator, as upstream names it"
+-}}
+{{- range $key := keys $given | sortAlpha }}
+{{- if eq $key "createNamespace" }}
+  training-operators.createNamespace: honoured (creates the namespace kubeflow, or not)
+{{- else }}
+  training-operators.{{ $key }}: ignored; {{ index $instead $key }}
+{{- end }}
+{{- end }}
+{{- end -}}
