@@ -57,7 +57,10 @@ DOCUMENTED = (LINT, DEPENDENCIES_UPDATE, DRY_RUN, INSTALL, LIST, UPGRADE_REUSING
               INSTALL_STORAGE)
 UNINSTALL = "helm uninstall dependencies --namespace kube-system"
 
-TRAINING_OPERATOR = "dependencies-training-operator"
+# The training operator's objects, as upstream names them, in its namespace.
+TRAINING_OPERATOR = "training-operator"
+TRAINING_OPERATOR_DEPLOYMENT = "dependencies-training-operators"
+TRAINING_OPERATOR_NAMESPACE = "kubeflow"
 MPI_OPERATOR = "dependencies-mpi-operator"
 TRAINING_OPERATOR_CRDS = ("pytorchjobs.kubeflow.org", "tfjobs.kubeflow.org", "xgboostjobs.kubeflow.org",
                           "paddlejobs.kubeflow.org")
@@ -248,8 +251,9 @@ def assert_written_by(major: int, kube: Kube) -> None:
 
 
 def assert_training_operator_gone(kube: Kube) -> None:
-    namespaced = ("deployment", "service", "serviceaccount", "role", "rolebinding")
-    gone = [(kind, TRAINING_OPERATOR, NAMESPACE) for kind in namespaced] + [
+    namespaced = ("service", "serviceaccount", "role", "rolebinding")
+    gone = [(kind, TRAINING_OPERATOR, TRAINING_OPERATOR_NAMESPACE) for kind in namespaced] + [
+        ("deployment", TRAINING_OPERATOR_DEPLOYMENT, TRAINING_OPERATOR_NAMESPACE),
         ("clusterrole", TRAINING_OPERATOR, None), ("clusterrolebinding", TRAINING_OPERATOR, None),
         ("validatingwebhookconfiguration", WEBHOOK, None)]
     assert [g for g in gone if kube.exists(*g)] == []

@@ -32,12 +32,12 @@ QUARANTINE_TAINT = f"{NODE_HEALTH_LABEL}={NODE_HEALTH_TAINT_VALUE}:{NODE_HEALTH_
 
 
 def daemonsets(kube: Kube) -> list[ApiObject]:
-    return kube.items("daemonsets", NAMESPACE, INSTANCE_SELECTOR)
+    return kube.items("daemonsets", None, INSTANCE_SELECTOR)
 
 
 def placement(kube: Kube) -> dict[str, set[str]]:
     """DaemonSet name -> the nodes where one of its pods runs."""
-    pods = kube.items("pods", NAMESPACE, INSTANCE_SELECTOR)
+    pods = kube.items("pods", None, INSTANCE_SELECTOR)
     return {ds["metadata"]["name"]: running_nodes(pods, ds["metadata"]["uid"]) for ds in daemonsets(kube)}
 
 
@@ -63,16 +63,16 @@ def test_the_health_agent_covers_every_accelerated_node(installed: HelmCli, kube
     agents = [ds for ds in daemonsets(kube)
               if ds["metadata"]["labels"].get(COMPONENT_LABEL) == HEALTH_AGENT_COMPONENT]
     nodes = kube.cluster_items("nodes")
-    pods = kube.items("pods", NAMESPACE, INSTANCE_SELECTOR)
+    pods = kube.items("pods", None, INSTANCE_SELECTOR)
     covered = set().union(*(running_nodes(pods, ds["metadata"]["uid"]) for ds in agents))
     assert covered == accelerated(nodes)
 
 
 def test_every_deployment_becomes_available(installed: HelmCli, kube: Kube) -> None:
-    deployments = poll(lambda: kube.items("deployments", NAMESPACE, INSTANCE_SELECTOR),
+    deployments = poll(lambda: kube.items("deployments", None, INSTANCE_SELECTOR),
                        lambda found: bool(found) and all(deployment_available(d) for d in found),
                        "every Deployment of the release to be Available")
-    assert {d["metadata"]["name"] for d in deployments} >= {"dependencies-training-operator",
+    assert {d["metadata"]["name"] for d in deployments} >= {"dependencies-training-operators",
                                                            "dependencies-mpi-operator"}
 
 
@@ -100,9 +100,11 @@ def test_a_quarantined_node_keeps_its_device_plugins_and_health_agent(
     before = placement(kube)
     expected_here = {name for name, nodes in before.items() if quarantined_node in nodes}
     assert expected_here, "the chosen node runs no DaemonSet"
-    old_pods = [p for p in kube.items("pods", NAMESPACE, INSTANCE_SELECTOR)
+    old_pods = [p for p in kube.items("pods", None, INSTANCE_SELECTOR)
                 if p["spec"].get("nodeName") == quarantined_node]
-    kube.delete("pods", [p["metadata"]["name"] for p in old_pods], NAMESPACE)
+    for namespace in sorted({p["metadata"]["namespace"] for p in old_pods}):
+        kube.delete("pods", [p["metadata"]["name"] for p in old_pods if p["metadata"]["namespace"] == namespace],
+                    namespace)
 
     old_uids = {p["metadata"]["uid"] for p in old_pods}
     poll(lambda: fresh_pods_on(kube, quarantined_node, old_uids),
@@ -111,7 +113,7 @@ def test_a_quarantined_node_keeps_its_device_plugins_and_health_agent(
     assert placement(kube) == before
     # The chart's own Deployments tolerate nothing: their pods from that node went elsewhere.
     kube.wait_release_ready(RELEASE)
-    replaced = [p["metadata"]["name"] for p in kube.items("pods", NAMESPACE, INSTANCE_SELECTOR)
+    replaced = [p["metadata"]["name"] for p in kube.items("pods", None, INSTANCE_SELECTOR)
                 if p["spec"].get("nodeName") == quarantined_node
                 and any(ref["kind"] == "ReplicaSet" for ref in p["metadata"].get("ownerReferences") or [])]
     assert replaced == []
@@ -128,7 +130,7 @@ def test_a_quarantined_node_keeps_its_device_plugins_and_health_agent(
 
 def fresh_pods_on(kube: Kube, node: str, old_uids: set[str]) -> set[str]:
     """DaemonSets with a new Running pod on the node."""
-    pods = [p for p in kube.items("pods", NAMESPACE, INSTANCE_SELECTOR)
+    pods = [p for p in kube.items("pods", None, INSTANCE_SELECTOR)
             if p["spec"].get("nodeName") == node and p["metadata"]["uid"] not in old_uids]
     return {ref["name"] for p in pods if p.get("status", {}).get("phase") == "Running"
             and not p["metadata"].get("deletionTimestamp")

@@ -193,7 +193,7 @@ def assert_ready(cluster: Cluster, timeout_seconds: float = 90) -> None:
     assert status.exit_code == 0, report
     assert report["status"] == "deployed" and report["ready"] is True
     workloads = {(w["kind"], w["name"]): w for w in report["workloads"]}
-    operator = workloads[("Deployment", "dependencies-training-operator")]
+    operator = workloads[("Deployment", "dependencies-training-operators")]
     assert (operator["desired"], operator["ready"]) == (1, 1)
     nvidia = workloads[("DaemonSet", "dependencies-nvidia-device-plugin")]
     assert nvidia["desired"] == nvidia["ready"] >= 1  # the default cluster has NVIDIA nodes
