@@ -27,12 +27,13 @@ from hyperpod_deps.chart.requirements import (
     rendered_requirements,
 )
 from hyperpod_deps.toolchain.helm import helm_path
-from tests.support.charts import CHART, ROOT, SUBCHARTS, Renderer, named, of_kind
+from tests.support.charts import CHART, SUBCHARTS, Renderer, named, of_kind
+from tests.support.upstream import UPSTREAM_CHART as UPSTREAM
+from tests.support.upstream import requires_upstream
 
 ON = "gpu-operator.enabled=true"
 PARTITION_LABEL = "sagemaker.amazonaws.com/accelerator-partition-configmap"
 # Upstream's chart, where this checkout sits next to it (data for the superset test).
-UPSTREAM = ROOT.parent / "shared/upstream/hyperpod-helm-chart"
 GPU_VALUES = yaml.safe_load((SUBCHARTS / "gpu-operator/values.yaml").read_text())
 # NVIDIA's MIG geometry on a 7-slice GPU: instances of each size that fit alone.
 FIT = {"1g": 7, "2g": 3, "3g": 2, "4g": 1, "7g": 1}
@@ -132,7 +133,7 @@ def test_known_profiles_have_nvidias_sizes(render: Renderer) -> None:
     assert len(configs) == 1 + 4 * (5 + 11) + 1
 
 
-@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="upstream chart not next to this checkout")
+@requires_upstream
 def test_a_superset_of_upstreams_profiles(render: Renderer) -> None:
     upstream = yaml.safe_load((UPSTREAM / "charts/gpu-operator/config/default-mig-config.yaml").read_text())
     ours = mig_configs(render(ON))
@@ -192,7 +193,7 @@ def test_install_command_pins_nvidias_chart_and_hyperpods_settings(render: Rende
     assert values["operator"]["image"] == "mirror-gpu-operator"
 
 
-@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="upstream chart not next to this checkout")
+@requires_upstream
 @pytest.mark.parametrize("region", ["eu-west-1", "ca-central-1", "ap-southeast-4"])
 def test_regional_registries_match_upstreams_regional_values(render: Renderer, region: str) -> None:
     upstream = yaml.safe_load((UPSTREAM / f"regional-values/values-{region}.yaml").read_text())
@@ -204,7 +205,7 @@ def test_regional_registries_match_upstreams_regional_values(render: Renderer, r
         assert values[section]["repository"] == settings["repository"], section
 
 
-@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="upstream chart not next to this checkout")
+@requires_upstream
 def test_upstreams_regional_values_file_is_accepted_and_wins(render: Renderer) -> None:
     regional = UPSTREAM / "regional-values/values-us-west-2.yaml"
     values = install_values(command_of(render(ON, "global.region=eu-west-1", values_files=[regional])))

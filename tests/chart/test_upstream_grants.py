@@ -12,21 +12,15 @@ beside the checkout (see /work/shared/upstream/PROVENANCE.md); without it these 
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from hyperpod_deps.chart.render import Manifest
-from tests.support.charts import ROOT, Renderer
+from tests.support.charts import Renderer
 from tests.support.rbac import CLUSTER_WIDE, Grant, Subject, describe, grants, missing, subject_of
+from tests.support.upstream import UPSTREAM_CHART as UPSTREAM
+from tests.support.upstream import requires_upstream
 
-UPSTREAM = Path(
-    os.environ.get("HYPERPOD_UPSTREAM_CHART", ROOT.parent / "shared/upstream/hyperpod-helm-chart")
-)
-pytestmark = pytest.mark.skipif(
-    not (UPSTREAM / "Chart.yaml").is_file(), reason=f"no upstream chart at {UPSTREAM}"
-)
+pytestmark = requires_upstream
 
 SERVICE_USER = Subject("User", "hyperpod-service-linked-role")
 CHECK_PODS = Subject("ServiceAccount", "deep-health-check-service-account", "aws-hyperpod")

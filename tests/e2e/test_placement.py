@@ -21,7 +21,7 @@ from tests.e2e.expectations import (
     target_of,
     unschedulable_reason,
 )
-from tests.e2e.helm_support import NAMESPACE, RELEASE, HelmCli
+from tests.e2e.helm_support import RELEASE, HelmCli
 from tests.e2e.kube_support import ApiObject, Kube
 from tests.e2e.waiting import poll
 
@@ -103,8 +103,8 @@ def test_a_quarantined_node_keeps_its_device_plugins_and_health_agent(
     old_pods = [p for p in kube.items("pods", None, INSTANCE_SELECTOR)
                 if p["spec"].get("nodeName") == quarantined_node]
     for namespace in sorted({p["metadata"]["namespace"] for p in old_pods}):
-        kube.delete("pods", [p["metadata"]["name"] for p in old_pods if p["metadata"]["namespace"] == namespace],
-                    namespace)
+        names = [p["metadata"]["name"] for p in old_pods if p["metadata"]["namespace"] == namespace]
+        kube.delete("pods", names, namespace)
 
     old_uids = {p["metadata"]["uid"] for p in old_pods}
     poll(lambda: fresh_pods_on(kube, quarantined_node, old_uids),

@@ -48,8 +48,8 @@ USER_OBJECTS: tuple[dict[str, Any], ...] = (
          "Launcher": {"replicas": 1, "template": {"spec": {"containers": [CONTAINER]}}},
          "Worker": {"replicas": 2, "template": {"spec": {"containers": [CONTAINER]}}},
      }}},
-    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "training-config", "namespace": "kubeflow"},
-     "data": {"epochs": "3"}},
+    {"apiVersion": "v1", "kind": "ConfigMap",
+     "metadata": {"name": "training-config", "namespace": "kubeflow"}, "data": {"epochs": "3"}},
     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "notes", "namespace": "mpi-operator"},
      "data": {"owner": "platform-team"}},
     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "runbook", "namespace": "aws-hyperpod"},
@@ -100,7 +100,8 @@ def _workloads_of_release(helm: HelmCli, kube: Kube) -> list[Any]:
     wanted = [(o["kind"], o["metadata"].get("namespace") or NAMESPACE, o["metadata"]["name"])
               for o in parse_manifests(manifest) if o["kind"] in ("Deployment", "DaemonSet")]
     assert wanted, "the release has no workload"
-    return [kube.get(kind.lower(), name, namespace) or {"kind": kind, "metadata": {"name": name}, "missing": True}
+    missing = {"missing": True, "metadata": {}}
+    return [kube.get(kind.lower(), name, namespace) or {**missing, "kind": kind, "metadata": {"name": name}}
             for kind, namespace, name in wanted]
 
 

@@ -36,10 +36,7 @@ def identity(obj: Manifest, release_namespace: str = "kube-system") -> tuple[str
     rendered without a namespace lands in the release's, and a namespace written
     on a cluster-scoped object means nothing."""
     kind = obj["kind"]
-    if kind in CLUSTER_SCOPED:
-        namespace = ""
-    else:
-        namespace = obj["metadata"].get("namespace") or release_namespace
+    namespace = "" if kind in CLUSTER_SCOPED else obj["metadata"].get("namespace") or release_namespace
     return kind, namespace, obj["metadata"]["name"]
 
 
