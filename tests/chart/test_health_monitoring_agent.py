@@ -423,7 +423,7 @@ def test_hmaimage_with_an_image_key_fails(render3: Renderer, key: str) -> None:
         render3("health-monitoring-agent.hmaimage=example.com/agent:7",
                 f"health-monitoring-agent.image.{key}={value}")
     message = str(error.value)
-    assert f"hmaimage=example.com/agent:7 and health-monitoring-agent.image.{key}={value} both name" in message
+    assert f"example.com/agent:7 and health-monitoring-agent.image.{key}={value} both name" in message
     assert f"remove --set health-monitoring-agent.image.{key}" in str(error.value)
 
 
