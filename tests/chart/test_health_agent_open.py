@@ -16,7 +16,15 @@ from hyperpod_deps.core.wire import NODE_HEALTH_TOLERATION
 from hyperpod_deps.health import settings as agent_settings
 from hyperpod_deps.health.rules import RuleError, RuleSet, RuleSource
 from tests.chart.conftest import render_scenario
-from tests.chart.test_health_monitoring_agent import AGENTS, ROLE, agent_container, agents, notes
+from tests.chart.test_health_monitoring_agent import (
+    AGENTS,
+    NAMESPACE,
+    ROLE,
+    agent_container,
+    agents,
+    notes,
+    tolerates,
+)
 from tests.support.charts import CHART, Renderer, named, pod_spec
 
 GENERIC = "global.platform=generic"
@@ -107,7 +115,13 @@ def test_requests_stay_small(render3: Renderer, scenario: Path | None) -> None:
 
 def test_the_agent_tolerates_the_taint_it_sets(render3: Renderer) -> None:
     for ds in agents(render3(GENERIC)):
-        assert NODE_HEALTH_TOLERATION in pod_spec(ds)["tolerations"]
+        assert tolerates(pod_spec(ds)["tolerations"], NODE_HEALTH_TOLERATION)
+
+
+def test_the_open_agent_uses_the_same_namespace_as_the_aws_one(render3: Renderer) -> None:
+    objects = render3(GENERIC)
+    assert {ds["metadata"]["namespace"] for ds in agents(objects)} == {NAMESPACE}
+    assert named(objects, "ConfigMap", "health-monitoring-agent")["metadata"]["namespace"] == NAMESPACE
 
 
 def test_host_paths_are_read_only_but_the_agents_own_state(render3: Renderer) -> None:

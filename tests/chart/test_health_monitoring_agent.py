@@ -1,5 +1,7 @@
 """The health monitoring agent: which image (region table and precedence),
-where it runs, what it may do, and every refusal."""
+where it runs, what it may do, and every refusal. On global.platform=hyperpod
+it must be a drop-in for HyperPod's own chart: the UPSTREAM_* facts below are
+that chart's names, selectors, grants and tolerations."""
 
 from __future__ import annotations
 
@@ -39,11 +41,43 @@ REGION_ACCOUNTS = {
     "ap-southeast-1": "905418428165",
     "ap-southeast-2": "851725636348",
     "sa-east-1": "025066253954",
+    "ca-central-1": "843976229209",
+    "eu-south-2": "626887787726",
+    "ap-southeast-3": "971422672635",
+    "ap-southeast-4": "084375568333",
 }
-DEFAULT_TAG = "1.0.643.0_1.0.192.0"
+DEFAULT_TAG = "1.0.1892.0_1.0.424.0"
+MINIMUM_TAG = "1.0.643.0_1.0.192.0"
 DIGEST = "sha256:" + "cd" * 32
-AGENTS = {"nvidia": "health-monitoring-agent", "neuron": "health-monitoring-agent-neuron"}
-ROLE = "dependencies-health-monitoring-agent"
+AGENTS = {"nvidia": "health-monitoring-agent", "neuron": "health-monitoring-agent-non-nvidia"}
+ROLE = "health-monitoring-agent"
+NAMESPACE = "aws-hyperpod"
+
+# HyperPod's own chart (the upstream contract): where its objects are and how its workloads select.
+UPSTREAM_OBJECTS = {
+    ("ServiceAccount", NAMESPACE, "health-monitoring-agent"),
+    ("ClusterRole", "", "health-monitoring-agent"),
+    ("ClusterRoleBinding", "", "health-monitoring-agent"),
+    ("DaemonSet", NAMESPACE, "health-monitoring-agent"),
+    ("DaemonSet", NAMESPACE, "health-monitoring-agent-non-nvidia"),
+}
+UPSTREAM_SELECTORS = {name: {"matchLabels": {"app": name}} for name in AGENTS.values()}
+UPSTREAM_TOLERATIONS = [
+    {"operator": "Exists", "effect": "NoSchedule"},
+    {"operator": "Exists", "effect": "NoExecute"},
+]
+# (apiGroup, resource, verb) the agent's ServiceAccount is granted upstream.
+UPSTREAM_GRANTS = {
+    ("", "nodes", "get"),
+    ("", "nodes", "patch"),
+    ("", "nodes/status", "patch"),
+    *((group, "events", verb) for group in ("", "events.k8s.io") for verb in ("create", "patch", "update")),
+}
+# The instance types each upstream DaemonSet is placed on (ours may add more).
+UPSTREAM_NON_NVIDIA_TYPES = {
+    "ml.inf2.xlarge", "ml.inf2.8xlarge", "ml.inf2.24xlarge", "ml.inf2.48xlarge",
+    "ml.trn1.32xlarge", "ml.trn1n.32xlarge", "ml.trn2.3xlarge", "ml.trn2.48xlarge",
+}
 
 
 def regional(region: str, tag: str = DEFAULT_TAG) -> str:
@@ -79,33 +113,79 @@ def test_default_agents_run_on_nvidia_and_neuron_nodes_from_the_source_of_truth(
     assert affinity_instance_types(named(objects, "DaemonSet", AGENTS["neuron"])) == NEURON
     assert images(objects) == {regional("us-east-1")}
     for ds in agents(objects):
-        assert ds["metadata"]["namespace"] == "kube-system"
+        assert ds["metadata"]["namespace"] == NAMESPACE
         assert pod_spec(ds)["serviceAccountName"] == "health-monitoring-agent"
         assert pod_spec(ds)["priorityClassName"] == "system-node-critical"
 
 
-def test_agents_tolerate_quarantine_and_their_accelerator_taints(render: Renderer) -> None:
+def grants(role: Manifest) -> set[tuple[str, str, str]]:
+    return {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
+            for resource in rule["resources"] for verb in rule["verbs"]}
+
+
+def test_the_objects_hyperpod_looks_up_have_its_names_and_namespaces(render: Renderer) -> None:
     objects = render()
-    for family, taint in (("nvidia", "nvidia.com/gpu"), ("neuron", "aws.amazon.com/neuron")):
-        tolerations = pod_spec(named(objects, "DaemonSet", AGENTS[family]))["tolerations"]
-        assert tolerations == [
-            NODE_HEALTH_TOLERATION,
-            {"key": taint, "operator": "Exists", "effect": "NoSchedule"},
-            {"key": "aws.amazon.com/efa", "operator": "Exists", "effect": "NoSchedule"},
-            {"key": "CriticalAddonsOnly", "operator": "Exists"},
-        ]
+    ours = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects}
+    assert ours >= UPSTREAM_OBJECTS
 
 
-def test_agent_rbac_is_least_privilege_and_bound_to_its_account(render: Renderer) -> None:
+def test_the_subchart_creates_no_namespace() -> None:
+    """aws-hyperpod belongs to the umbrella chart (kept on uninstall); the agent only puts objects in it."""
+    for template in (CHART / "charts/health-monitoring-agent/templates").iterdir():
+        assert "kind: Namespace" not in template.read_text(), template.name
+
+
+@pytest.mark.parametrize("agent", ["aws", "open"])
+def test_selectors_are_upstreams_so_an_upgrade_keeps_the_daemonsets(render3: Renderer, agent: str) -> None:
+    """A DaemonSet's selector cannot change: these must equal upstream's for `helm upgrade` to work."""
+    for ds in agents(render3(f"health-monitoring-agent.agent={agent}")):
+        name = ds["metadata"]["name"]
+        assert ds["spec"]["selector"] == UPSTREAM_SELECTORS[name]
+        assert ds["spec"]["template"]["metadata"]["labels"]["app"] == name
+        assert agent_container(ds)["name"] == name
+
+
+def test_upstream_placement_is_kept(render3: Renderer) -> None:
+    neuron = set(affinity_instance_types(named(render3(), "DaemonSet", AGENTS["neuron"])))
+    assert neuron >= UPSTREAM_NON_NVIDIA_TYPES
+    assert not set(NVIDIA) & neuron
+
+
+@pytest.mark.parametrize("agent", ["aws", "open"])
+def test_agents_tolerate_every_taint_that_could_keep_them_off_a_node(render3: Renderer, agent: str) -> None:
+    for ds in agents(render3(f"health-monitoring-agent.agent={agent}")):
+        tolerations = pod_spec(ds)["tolerations"]
+        assert tolerations == UPSTREAM_TOLERATIONS
+        assert tolerates(tolerations, NODE_HEALTH_TOLERATION)
+
+
+def test_extra_tolerations_come_after_the_built_in_ones(render3: Renderer) -> None:
+    extra = {"key": "example.com/maintenance", "operator": "Exists", "effect": "PreferNoSchedule"}
+    objects = render3("health-monitoring-agent.tolerations[0].key=example.com/maintenance",
+                      "health-monitoring-agent.tolerations[0].operator=Exists",
+                      "health-monitoring-agent.tolerations[0].effect=PreferNoSchedule")
+    for ds in agents(objects):
+        assert pod_spec(ds)["tolerations"] == [*UPSTREAM_TOLERATIONS, extra]
+
+
+def tolerates(tolerations: list[dict[str, Any]], taint: dict[str, Any]) -> bool:
+    """Whether a taint (key, value, effect) is tolerated, by Kubernetes' matching rules."""
+    for toleration in tolerations:
+        if toleration.get("effect") and toleration["effect"] != taint["effect"]:
+            continue
+        if toleration.get("key") and toleration["key"] != taint["key"]:
+            continue
+        if toleration.get("operator", "Equal") == "Exists" or toleration.get("value") == taint.get("value"):
+            return True
+    return False
+
+
+def test_agent_rbac_is_upstreams_and_bound_to_its_account(render: Renderer) -> None:
     objects = render()
     account = named(objects, "ServiceAccount", "health-monitoring-agent")
-    assert account["metadata"]["namespace"] == "kube-system"
+    assert account["metadata"]["namespace"] == NAMESPACE
     role = named(objects, "ClusterRole", ROLE)
-    assert role["rules"] == [
-        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "patch"]},
-        {"apiGroups": [""], "resources": ["nodes/status"], "verbs": ["patch"]},
-        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
-    ]
+    assert grants(role) == UPSTREAM_GRANTS
     binding = named(objects, "ClusterRoleBinding", ROLE)
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -113,8 +193,24 @@ def test_agent_rbac_is_least_privilege_and_bound_to_its_account(render: Renderer
         "name": ROLE,
     }
     assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "health-monitoring-agent", "namespace": "kube-system"}
+        {"kind": "ServiceAccount", "name": "health-monitoring-agent", "namespace": NAMESPACE}
     ]
+
+
+def test_every_grant_says_what_it_is_for() -> None:
+    """Each rule of the AWS agent's role has a comment above it (the template is the documentation)."""
+    text = (CHART / "charts/health-monitoring-agent/templates/rbac.yaml").read_text()
+    aws = text.split("{{- else }}", 1)[1].split("{{- end }}", 1)[0]
+    lines = aws.splitlines()
+    rules = [i for i, line in enumerate(lines) if line.strip().startswith("- apiGroups:")]
+    assert len(rules) == 3
+    assert all(lines[i - 1].strip().startswith("#") for i in rules)
+
+
+def test_role_name_follows_fullname_override(render3: Renderer) -> None:
+    objects = render3("health-monitoring-agent.fullnameOverride=hma-team-a")
+    assert named(objects, "ClusterRoleBinding", "hma-team-a")["roleRef"]["name"] == "hma-team-a"
+    named(objects, "ClusterRole", "hma-team-a")
 
 
 def test_agent_is_non_root_reads_the_host_read_only_and_knows_its_node(render3: Renderer) -> None:
@@ -149,21 +245,28 @@ def test_neuron_agent_runs_the_log_monitor_without_nvidia_devices(render3: Rende
     assert all(e["name"] != "NVIDIA_VISIBLE_DEVICES" for e in nvidia["env"])
 
 
-def test_resources_and_namespace_are_configurable(render3: Renderer) -> None:
+@pytest.mark.parametrize(("assignments", "namespace"), [
+    (("health-monitoring-agent.namespace=hyperpod-health",), "hyperpod-health"),
+    (("health-monitoring-agent.namespace=",), "kube-system"),
+    (("health-monitoring-agent.namespace=hyperpod-health", "health-monitoring-agent.agent=open"),
+     "hyperpod-health"),
+], ids=["set", "empty-is-release-namespace", "open-agent-follows"])
+def test_namespace_is_configurable(render3: Renderer, assignments: tuple[str, ...], namespace: str) -> None:
+    objects = render3(*assignments)
+    assert {ds["metadata"]["namespace"] for ds in agents(objects)} == {namespace}
+    assert named(objects, "ServiceAccount", "health-monitoring-agent")["metadata"]["namespace"] == namespace
+    assert named(objects, "ClusterRoleBinding", ROLE)["subjects"][0]["namespace"] == namespace
+
+
+def test_resources_are_configurable(render3: Renderer) -> None:
     objects = render3(
         "health-monitoring-agent.resources.requests.cpu=250m",
         "health-monitoring-agent.resources.limits.memory=1Gi",
-        "health-monitoring-agent.namespace=aws-hyperpod",
     )
     for ds in agents(objects):
-        assert ds["metadata"]["namespace"] == "aws-hyperpod"
         resources = agent_container(ds)["resources"]
         assert resources["requests"]["cpu"] == "250m"
         assert resources["limits"]["memory"] == "1Gi"
-    assert (
-        named(objects, "ServiceAccount", "health-monitoring-agent")["metadata"]["namespace"] == "aws-hyperpod"
-    )
-    assert named(objects, "ClusterRoleBinding", ROLE)["subjects"][0]["namespace"] == "aws-hyperpod"
 
 
 # --- instance types -----------------------------------------------------------------
@@ -197,6 +300,10 @@ def test_turning_the_agent_off_removes_its_objects(render3: Renderer) -> None:
 
 
 # --- the region table and precedence ----------------------------------------------------
+
+
+def test_the_region_table_is_upstreams_seventeen() -> None:
+    assert len(REGION_ACCOUNTS) == 17
 
 
 @pytest.mark.parametrize("region", REGION_ACCOUNTS)
@@ -264,13 +371,69 @@ def test_a_newer_agent_release_is_accepted(render3: Renderer) -> None:
     assert images(objects) == {regional("us-east-1", "1.0.935.0_1.0.282.0")}
 
 
+# --- the upstream chart's keys: imageTag, hmaimage, debug ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("assignments", "expected"),
+    [
+        pytest.param(("health-monitoring-agent.imageTag=1.0.1900.0_1.0.430.0",),
+                     regional("us-east-1", "1.0.1900.0_1.0.430.0"), id="imageTag-is-the-regional-tag"),
+        pytest.param(("health-monitoring-agent.imageTag=1.0.1900.0_1.0.430.0",
+                      "health-monitoring-agent.image.tag=1.0.1900.0_1.0.430.0", "global.region=eu-south-2"),
+                     regional("eu-south-2", "1.0.1900.0_1.0.430.0"), id="imageTag-equal-to-image.tag"),
+        pytest.param(("health-monitoring-agent.hmaimage=registry.example.com/hma:custom",
+                      "health-monitoring-agent.region=eu-north-1", "global.region=us-west-2"),
+                     "registry.example.com/hma:custom", id="hmaimage-over-every-region"),
+        pytest.param(("health-monitoring-agent.hmaimage=registry.example.com/hma:custom",
+                      "health-monitoring-agent.imageTag=1.0.1900.0_1.0.430.0",
+                      "global.imageRegistry=mirror.example.com"),
+                     "registry.example.com/hma:custom", id="hmaimage-as-it-is"),
+    ],
+)
+def test_upstream_image_keys_keep_their_meaning(render3: Renderer, assignments: tuple[str, ...],
+                                                expected: str) -> None:
+    assert images(render3(*assignments)) == {expected}
+
+
+def test_hmaimage_runs_on_the_generic_platform_as_an_image_the_user_provides(render3: Renderer) -> None:
+    objects = render3("global.platform=generic", "health-monitoring-agent.agent=aws",
+                      "health-monitoring-agent.hmaimage=example.com/agent:7")
+    assert images(objects) == {"example.com/agent:7"}
+
+
+def test_an_old_imagetag_is_refused_like_an_old_image_tag(render3: Renderer) -> None:
+    with pytest.raises(RenderError, match=r"is older than 1\.0\.643\.0_1\.0\.192\.0"):
+        render3("health-monitoring-agent.imageTag=1.0.500.0_1.0.100.0")
+
+
+def test_imagetag_and_image_tag_that_disagree_fail(render3: Renderer) -> None:
+    with pytest.raises(RenderError) as error:
+        render3("health-monitoring-agent.imageTag=1.0.1900.0_1.0.430.0",
+                "health-monitoring-agent.image.tag=1.0.1892.0_1.0.424.0")
+    assert ("health-monitoring-agent.image.tag=1.0.1892.0_1.0.424.0 and "
+            "health-monitoring-agent.imageTag=1.0.1900.0_1.0.430.0 disagree") in str(error.value)
+    assert "remove --set health-monitoring-agent.imageTag" in str(error.value)
+
+
+@pytest.mark.parametrize("key", ["registry", "repository", "tag", "digest"])
+def test_hmaimage_with_an_image_key_fails(render3: Renderer, key: str) -> None:
+    value = DIGEST if key == "digest" else DEFAULT_TAG if key == "tag" else "example.com"
+    with pytest.raises(RenderError) as error:
+        render3("health-monitoring-agent.hmaimage=example.com/agent:7",
+                f"health-monitoring-agent.image.{key}={value}")
+    message = str(error.value)
+    assert f"example.com/agent:7 and health-monitoring-agent.image.{key}={value} both name" in message
+    assert f"remove --set health-monitoring-agent.image.{key}" in str(error.value)
+
+
 # --- refusals ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("assignment", "source"),
     [
-        ("global.region=ca-central-1", "region ca-central-1 from global.region"),
+        ("global.region=me-central-1", "region me-central-1 from global.region"),
         (
             "health-monitoring-agent.region=me-south-1",
             "region me-south-1 from health-monitoring-agent.region",
@@ -329,7 +492,7 @@ def test_a_tag_that_is_not_an_agent_release_fails(render3: Renderer) -> None:
     with pytest.raises(RenderError) as error:
         render3("health-monitoring-agent.image.tag=latest")
     assert "image.tag=latest is not a HyperPod health monitoring agent release tag" in str(error.value)
-    assert f"--set health-monitoring-agent.image.tag={DEFAULT_TAG}" in str(error.value)
+    assert f"--set health-monitoring-agent.image.tag={MINIMUM_TAG}" in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -341,6 +504,9 @@ def test_a_tag_that_is_not_an_agent_release_fails(render3: Renderer) -> None:
         ("health-monitoring-agent.daemonSets.nvidia.instanceType={ml.p5.48xlarge}", "instanceType"),
         ("health-monitoring-agent.daemonSets.gaudi.enabled=true", "gaudi"),
         ("health-monitoring-agent.securityContext.runAsUser=0", "runAsUser"),
+        ("health-monitoring-agent.hmaImage=example.com/agent:1", "hmaImage"),
+        ("health-monitoring-agent.image_tag=1.0.1892.0_1.0.424.0", "image_tag"),
+        ("health-monitoring-agent.debug=yes", "debug"),
     ],
 )
 def test_schema_rejects_typos(render3: Renderer, assignment: str, complaint: str) -> None:
@@ -377,10 +543,41 @@ def notes(*assignments: str) -> str:
             ("health-monitoring-agent.image.repository=example.com/agent",),
             "explicit image from health-monitoring-agent.image.repository",
         ),
+        (
+            ("health-monitoring-agent.hmaimage=example.com/agent:7", "global.region=us-west-2"),
+            "image from health-monitoring-agent.hmaimage, used as it is",
+        ),
+        (
+            ("health-monitoring-agent.imageTag=1.0.1900.0_1.0.430.0",),
+            "neither health-monitoring-agent.region nor global.region is set, and no node has a region label",
+        ),
     ],
 )
 def test_notes_say_which_image_and_why(assignments: tuple[str, ...], rule: str) -> None:
-    line = next(text for text in notes(*assignments).splitlines() if "health-monitoring-agent:" in text)
+    line = agent_line(*assignments)
     assert rule in line
-    assert "in namespace kube-system" in line
+    assert "ignored keys" not in line
+    assert f"in namespace {NAMESPACE}" in line
     assert "dkr.ecr" in line or "example.com/agent" in line
+
+
+def agent_line(*assignments: str) -> str:
+    return next(text for text in notes(*assignments).splitlines() if "health-monitoring-agent:" in text)
+
+
+@pytest.mark.parametrize(
+    ("assignments", "ignored"),
+    [
+        (("health-monitoring-agent.debug=true",),
+         ["debug (the image line above says which rule chose the image)"]),
+        (("health-monitoring-agent.hmaimage=example.com/agent:7",
+          "health-monitoring-agent.imageTag=1.0.1900.0_1.0.430.0"),
+         ["imageTag (hmaimage is a complete reference: put the tag there)"]),
+        (("global.platform=generic", "health-monitoring-agent.imageTag=1.0.1900.0_1.0.430.0"),
+         ["hmaimage and imageTag (the open agent's image is openAgent.image)"]),
+    ],
+    ids=["debug", "imageTag-under-hmaimage", "image-keys-under-the-open-agent"],
+)
+def test_notes_name_the_upstream_keys_that_change_nothing(assignments: tuple[str, ...],
+                                                          ignored: list[str]) -> None:
+    assert agent_line(*assignments).endswith("; ignored keys: " + "; ".join(ignored))

@@ -1,4 +1,5 @@
 {{- define "health-monitoring-agent.notes" -}}
+{{- $ignored := include "health-monitoring-agent.ignoredKeys" . | fromJsonArray -}}
 {{- $namespace := include "health-monitoring-agent.namespace" . -}}
 {{- $sets := list -}}
 {{- range $ds := include "health-monitoring-agent.daemonSets" . | fromJsonArray -}}
@@ -7,9 +8,9 @@
 {{- if eq (include "health-monitoring-agent.agent" .) "open" -}}
 {{- $config := .Values.openAgent.config -}}
 {{- $kernel := ternary "/dev/kmsg (privileged container)" "log files only (non-root, kmsg off)" $config.sources.kmsg.enabled -}}
-health-monitoring-agent: the open agent (hyperpod-deps health agent), DaemonSets {{ join ", " $sets }} in namespace {{ $namespace }}, image {{ include "health-monitoring-agent.openImage" . }}; kernel log from {{ $kernel }}{{ if $config.metricsPort }}, metrics on port {{ $config.metricsPort }}{{ end }}{{ if .Values.openAgent.rules }}, extra rules: {{ keys .Values.openAgent.rules | sortAlpha | join ", " }}{{ end }}; check: kubectl get daemonsets -n {{ $namespace }} -l app.kubernetes.io/name={{ include "hyperpod-common.name" . }} and kubectl get nodes -L sagemaker.amazonaws.com/node-health-status
+health-monitoring-agent: the open agent (hyperpod-deps health agent), DaemonSets {{ join ", " $sets }} in namespace {{ $namespace }}, image {{ include "health-monitoring-agent.openImage" . }}; kernel log from {{ $kernel }}{{ if $config.metricsPort }}, metrics on port {{ $config.metricsPort }}{{ end }}{{ if .Values.openAgent.rules }}, extra rules: {{ keys .Values.openAgent.rules | sortAlpha | join ", " }}{{ end }}; check: kubectl get daemonsets -n {{ $namespace }} -l app.kubernetes.io/name={{ include "hyperpod-common.name" . }} and kubectl get nodes -L sagemaker.amazonaws.com/node-health-status{{ if $ignored }}; ignored keys: {{ join "; " $ignored }}{{ end }}
 {{- else -}}
 {{- $image := include "health-monitoring-agent.image" . | fromJson -}}
-health-monitoring-agent: DaemonSets {{ join ", " $sets }} in namespace {{ $namespace }}, image {{ $image.ref }} ({{ $image.why }}); check: kubectl get daemonsets -n {{ $namespace }} -l app.kubernetes.io/name={{ include "hyperpod-common.name" . }}
+health-monitoring-agent: DaemonSets {{ join ", " $sets }} in namespace {{ $namespace }}, image {{ $image.ref }} ({{ $image.why }}); check: kubectl get daemonsets -n {{ $namespace }} -l app.kubernetes.io/name={{ include "hyperpod-common.name" . }}{{ if $ignored }}; ignored keys: {{ join "; " $ignored }}{{ end }}
 {{- end -}}
 {{- end -}}
