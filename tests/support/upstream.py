@@ -7,7 +7,10 @@ It is data for tests, never part of the project.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -18,6 +21,31 @@ UPSTREAM_CHART = Path(
     os.environ.get("HYPERPOD_UPSTREAM_CHART", ROOT.parent / "shared/upstream/hyperpod-helm-chart")
 )
 UPSTREAM_VALUES = UPSTREAM_CHART / "values.yaml"
+
+# Upstream ships its health agent twice: the folder charts/health-monitoring-agent/ and a stale
+# charts/health-monitoring-agent-0.1.0.tgz of an older version, and Helm loads whichever it
+# meets last, which differs from run to run. A test that rendered the chart as it is would
+# change verdict between runs, so tests use one copy with each: "folder" (the tgz left out)
+# and "tgz" (the folder left out). Users get either; both are compared.
+Variant = Literal["folder", "tgz"]
+VARIANTS: tuple[Variant, ...] = ("folder", "tgz")
+_LEFT_OUT: dict[Variant, str] = {"folder": "health-monitoring-agent-0.1.0.tgz",
+                                  "tgz": "health-monitoring-agent"}
+_COPIES: dict[Variant, Path] = {}
+
+
+def upstream_chart(variant: Variant) -> Path:
+    """A copy of the upstream chart that loads only one of its two health agents."""
+    if variant not in _COPIES:
+        into = Path(tempfile.mkdtemp(prefix=f"upstream-{variant}-")) / "hyperpod-helm-chart"
+        charts = UPSTREAM_CHART / "charts"
+        shutil.copytree(UPSTREAM_CHART, into, ignore=lambda folder, names: [
+            name for name in names if Path(folder) == charts and name == _LEFT_OUT[variant]])
+        for path in [into, *into.rglob("*")]:  # the reference is read-only; the copy need not be
+            path.chmod(path.stat().st_mode | 0o200)
+        _COPIES[variant] = into
+    return _COPIES[variant]
+
 
 CLUSTER_SCOPED = frozenset({
     "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
