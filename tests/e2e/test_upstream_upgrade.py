@@ -23,7 +23,7 @@ from tests.e2e.expectations import not_ready
 from tests.e2e.helm_support import NAMESPACE, RELEASE, HelmCli, helm_release_namespaces
 from tests.e2e.kube_support import Kube
 from tests.e2e.waiting import poll
-from tests.support.upstream import UPSTREAM_CHART, requires_upstream
+from tests.support.upstream import Variant, requires_upstream, upstream_chart
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, requires_upstream]
 
@@ -111,8 +111,9 @@ def _wait_ready(helm: HelmCli, kube: Kube) -> None:
          "every Deployment and DaemonSet of the release to be ready", 180)
 
 
-def _install_upstream_with_users_objects(helm: HelmCli, kube: Kube, *extra: str) -> dict[str, str | None]:
-    helm.run("install", RELEASE, str(UPSTREAM_CHART), "--namespace", NAMESPACE, *extra)
+def _install_upstream_with_users_objects(helm: HelmCli, kube: Kube, variant: Variant,
+                                         *extra: str) -> dict[str, str | None]:
+    helm.run("install", RELEASE, str(upstream_chart(variant)), "--namespace", NAMESPACE, *extra)
     _wait_ready(helm, kube)
     for obj in USER_OBJECTS:
         kube.create(obj)
@@ -129,7 +130,10 @@ def _assert_nothing_lost(kube: Kube, before: dict[str, str | None]) -> None:
 
 def test_the_documented_upgrade_from_upstream_keeps_everything_and_goes_back(
         helm_cli: HelmCli, kube: Kube, upstream_installed: None) -> None:
-    before = _install_upstream_with_users_objects(helm_cli, kube)
+    # Upstream ships two health agents and Helm loads either (tests/support/upstream.py): each
+    # Helm major installs one of them, so both are upgraded from, deterministically.
+    variant: Variant = "folder" if helm_cli.major == 3 else "tgz"
+    before = _install_upstream_with_users_objects(helm_cli, kube, variant)
 
     helm_cli.documented(UPGRADE)
     _assert_nothing_lost(kube, before)
@@ -137,7 +141,7 @@ def test_the_documented_upgrade_from_upstream_keeps_everything_and_goes_back(
     status = helm_cli.status()
     assert status is not None and status["info"]["status"] == "deployed" and status["version"] == 2
 
-    helm_cli.run("upgrade", RELEASE, str(UPSTREAM_CHART), "--namespace", NAMESPACE)
+    helm_cli.run("upgrade", RELEASE, str(upstream_chart(variant)), "--namespace", NAMESPACE)
     _assert_nothing_lost(kube, before)
     _wait_ready(helm_cli, kube)
 
@@ -145,7 +149,7 @@ def test_the_documented_upgrade_from_upstream_keeps_everything_and_goes_back(
 def test_the_upgrade_reusing_upstreams_values_keeps_them(
         helm4_cli: HelmCli, kube: Kube, upstream_installed: None) -> None:
     before = _install_upstream_with_users_objects(
-        helm4_cli, kube, "--set", "health-monitoring-agent.region=eu-west-1",
+        helm4_cli, kube, "folder", "--set", "health-monitoring-agent.region=eu-west-1",
         "--set", "mlflow.enabled=false")
 
     helm4_cli.documented(UPGRADE_REUSING_VALUES)
