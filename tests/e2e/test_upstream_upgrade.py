@@ -85,14 +85,16 @@ def _uids(kube: Kube) -> dict[str, str | None]:
         found[f"{obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}"] = (
             live["metadata"]["uid"] if live else None)
     for namespace in UPSTREAM_NAMESPACES:
-        live = kube.get("namespace", namespace)
-        alive = live and not live["metadata"].get("deletionTimestamp")
-        found[f"Namespace {namespace}"] = live["metadata"]["uid"] if alive else None
+        found[f"Namespace {namespace}"] = _uid_unless_deleting(kube.get("namespace", namespace))
     for crd in KUBEFLOW_CRDS:
-        live = kube.get("customresourcedefinition", crd)
-        alive = live and not live["metadata"].get("deletionTimestamp")
-        found[f"CRD {crd}"] = live["metadata"]["uid"] if alive else None
+        found[f"CRD {crd}"] = _uid_unless_deleting(kube.get("customresourcedefinition", crd))
     return found
+
+
+def _uid_unless_deleting(live: Any) -> str | None:
+    if not live or live["metadata"].get("deletionTimestamp"):
+        return None
+    return str(live["metadata"]["uid"])
 
 
 def _workloads_of_release(helm: HelmCli, kube: Kube) -> list[Any]:
