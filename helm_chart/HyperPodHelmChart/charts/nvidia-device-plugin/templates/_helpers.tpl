@@ -156,8 +156,8 @@ tolerations:
 {{/* The values keys of NVIDIA's chart that are set but not acted on, as a comma-separated list. */}}
 {{- define "nvidia-device-plugin.ignoredKeys" -}}
 {{- $ignored := list -}}
-{{- if .Values.gfd.enabled }}{{ $ignored = append $ignored "gfd" }}{{ end -}}
-{{- if .Values.nfd }}{{ $ignored = append $ignored "nfd" }}{{ end -}}
-{{- if .Values.mps }}{{ $ignored = append $ignored "mps" }}{{ end -}}
+{{- if .Values.gfd.enabled }}{{ $ignored = append $ignored "nvidia-device-plugin.gfd (GPU feature discovery)" }}{{ end -}}
+{{- if .Values.nfd }}{{ $ignored = append $ignored "nvidia-device-plugin.nfd (node feature discovery)" }}{{ end -}}
+{{- if .Values.mps }}{{ $ignored = append $ignored "nvidia-device-plugin.mps (the MPS control daemon)" }}{{ end -}}
 {{- join ", " $ignored -}}
 {{- end -}}
