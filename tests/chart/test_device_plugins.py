@@ -367,7 +367,11 @@ def test_neuron_rbac_objects_keep_upstreams_names(render3: Renderer) -> None:
 
 def test_upstream_plugin_values_render_with_their_meaning(render3: Renderer) -> None:
     values = upstream_values()
-    objects = render3(values_files=[upstream_values_file("nvidia-device-plugin", "aws-efa-k8s-device-plugin", "neuron-device-plugin")])
+    objects = render3(
+        values_files=[
+            upstream_values_file("nvidia-device-plugin", "aws-efa-k8s-device-plugin", "neuron-device-plugin")
+        ]
+    )
     nvidia = named(objects, "DaemonSet", NVIDIA_DS)
     assert nvidia["metadata"]["namespace"] == values["nvidia-device-plugin"]["namespaceOverride"]
     assert pod_spec(nvidia)["affinity"] == values["nvidia-device-plugin"]["affinity"]
@@ -420,7 +424,10 @@ def test_nvidia_allow_default_namespace(render3: Renderer) -> None:
     with pytest.raises(RenderError, match="allowDefaultNamespace=false"):
         render3("nvidia-device-plugin.allowDefaultNamespace=false", namespace="default")
     with pytest.raises(RenderError, match="allowDefaultNamespace=false"):
-        render3("nvidia-device-plugin.allowDefaultNamespace=false", "nvidia-device-plugin.namespaceOverride=default")
+        render3(
+            "nvidia-device-plugin.allowDefaultNamespace=false",
+            "nvidia-device-plugin.namespaceOverride=default",
+        )
     objects = render3("nvidia-device-plugin.allowDefaultNamespace=false")
     assert named(objects, "DaemonSet", NVIDIA_DS)["metadata"]["namespace"] == "kube-system"
 
@@ -443,7 +450,9 @@ def test_a_restated_built_in_toleration_is_kept_once(render3: Renderer, chart: s
 
 
 def test_nvidia_selector_labels_override_sets_selector_and_pod_labels(render3: Renderer) -> None:
-    workload = named(render3("nvidia-device-plugin.selectorLabelsOverride.app=gpu-plugin"), "DaemonSet", NVIDIA_DS)
+    workload = named(
+        render3("nvidia-device-plugin.selectorLabelsOverride.app=gpu-plugin"), "DaemonSet", NVIDIA_DS
+    )
     assert workload["spec"]["selector"] == {"matchLabels": {"app": "gpu-plugin"}}
     assert workload["spec"]["template"]["metadata"]["labels"]["app"] == "gpu-plugin"
 
@@ -506,11 +515,18 @@ def test_nvidia_embedded_config_is_mounted_as_the_plugin_config_file(render3: Re
 
 def test_nvidia_config_fallbacks_and_external_configmap(render3: Renderer) -> None:
     single = render3("nvidia-device-plugin.config.map.only=version: v1")
-    volume = next(v for v in pod_spec(named(single, "DaemonSet", NVIDIA_DS))["volumes"] if v["name"] == "config")
+    volume = next(
+        v for v in pod_spec(named(single, "DaemonSet", NVIDIA_DS))["volumes"] if v["name"] == "config"
+    )
     assert volume["configMap"]["items"] == [{"key": "only", "path": "config.yaml"}]
     external = render3("nvidia-device-plugin.config.name=site-gpu-config")
-    volume = next(v for v in pod_spec(named(external, "DaemonSet", NVIDIA_DS))["volumes"] if v["name"] == "config")
-    assert volume["configMap"] == {"name": "site-gpu-config", "items": [{"key": "default", "path": "config.yaml"}]}
+    volume = next(
+        v for v in pod_spec(named(external, "DaemonSet", NVIDIA_DS))["volumes"] if v["name"] == "config"
+    )
+    assert volume["configMap"] == {
+        "name": "site-gpu-config",
+        "items": [{"key": "default", "path": "config.yaml"}],
+    }
     assert not [c for c in of_kind(external, "ConfigMap") if "nvidia" in c["metadata"]["name"]]
 
 
@@ -518,8 +534,17 @@ def test_nvidia_config_fallbacks_and_external_configmap(render3: Renderer) -> No
     ("assignments", "complaint"),
     [
         (("nvidia-device-plugin.config.name=x", "nvidia-device-plugin.config.map.a=version: v1"), "not both"),
-        (("nvidia-device-plugin.config.map.a=version: v1", "nvidia-device-plugin.config.map.b=version: v1"), "config.default"),
-        (("nvidia-device-plugin.config.map.a=version: v1", "nvidia-device-plugin.config.default=b"), "not an entry"),
+        (
+            (
+                "nvidia-device-plugin.config.map.a=version: v1",
+                "nvidia-device-plugin.config.map.b=version: v1",
+            ),
+            "config.default",
+        ),
+        (
+            ("nvidia-device-plugin.config.map.a=version: v1", "nvidia-device-plugin.config.default=b"),
+            "not an entry",
+        ),
         (("nvidia-device-plugin.config.map.default=sharing: {mps: {resources: []}}",), "MPS"),
     ],
 )
@@ -604,7 +629,9 @@ def test_neuron_namespace_moves_its_namespaced_objects(render3: Renderer) -> Non
     objects = render3("neuron-device-plugin.namespace=neuron")
     assert named(objects, "DaemonSet", NEURON_DS)["metadata"]["namespace"] == "neuron"
     assert named(objects, "ServiceAccount", "neuron-device-plugin")["metadata"]["namespace"] == "neuron"
-    assert named(objects, "ClusterRoleBinding", "neuron-device-plugin")["subjects"][0]["namespace"] == "neuron"
+    assert (
+        named(objects, "ClusterRoleBinding", "neuron-device-plugin")["subjects"][0]["namespace"] == "neuron"
+    )
 
 
 @pytest.mark.parametrize(
