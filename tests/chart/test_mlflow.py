@@ -10,6 +10,7 @@ import yaml
 
 from hyperpod_deps.chart.render import RenderError, RenderRequest, render_text
 from hyperpod_deps.toolchain.helm import helm_path
+from tests.chart.test_device_plugins import upstream_chart
 from tests.support import charts
 from tests.support.charts import CHART, Renderer, named, of_kind, pod_spec
 
@@ -39,6 +40,14 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e for e in container["env"]}
 
 
+# The upstream chart's ServiceAccount for training pods (mlflow.mlflow.serviceAccount).
+CLIENT_ACCOUNT = ("ServiceAccount", "kubeflow", "mlflow-service-account1")
+
+
+def ident(obj: dict[str, Any]) -> tuple[str, str | None, str]:
+    return (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])
+
+
 def mlflow_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [o for o in objects if o["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "mlflow"]
 
@@ -55,6 +64,7 @@ def test_sqlite_on_a_volume_by_default(render: Renderer) -> None:
         f"PersistentVolumeClaim/{NAME}-data",
         f"Service/{NAME}",
         f"ServiceAccount/{NAME}",
+        "ServiceAccount/mlflow-service-account1",
     ]
     deployment = named(objects, "Deployment", NAME)
     assert deployment["metadata"]["namespace"] == "kube-system"
@@ -249,7 +259,8 @@ def test_extra_args_env_and_scheduling(render3: Renderer) -> None:
 
 def test_service_account_can_be_brought_by_the_user(render3: Renderer) -> None:
     objects = render3(ON, "mlflow.serviceAccount.create=false", "mlflow.serviceAccount.name=ml")
-    assert not of_kind(mlflow_objects(objects), "ServiceAccount")
+    accounts = {ident(o) for o in of_kind(mlflow_objects(objects), "ServiceAccount")}
+    assert accounts == {CLIENT_ACCOUNT}, "only the upstream chart's account for training pods"
     assert pod_spec(named(objects, "Deployment", NAME))["serviceAccountName"] == "ml"
 
 
@@ -357,3 +368,59 @@ def test_notes_say_how_to_reach_the_ui() -> None:
     assert "kubectl -n kube-system port-forward svc/dependencies-mlflow 5000:5000" in notes
     assert "http://dependencies-mlflow.kube-system.svc:5000" in notes
     assert "SQLite on PVC dependencies-mlflow-data" in notes
+
+
+# --- the upstream HyperPod chart's mlflow.mlflow.serviceAccount ------------------------------
+
+
+def test_upstreams_service_account_is_kept_with_its_name_and_namespace(render3: Renderer) -> None:
+    theirs = {
+        ident(o)
+        for o in of_kind(render3(ON, chart=upstream_chart()), "ServiceAccount")
+        if "mlflow" in o["metadata"]["name"]
+    }
+    ours = {ident(o) for o in of_kind(render3(ON), "ServiceAccount")}
+    assert theirs == {CLIENT_ACCOUNT}
+    assert theirs <= ours
+    account = named(render3(ON), "ServiceAccount", "mlflow-service-account1")
+    assert "annotations" not in account["metadata"], "no IAM role unless one is given"
+
+
+def test_upstream_service_account_keys_have_their_meaning(render3: Renderer) -> None:
+    arn = "arn:aws:iam::123456789012:role/hyperpod-mlflow-role"
+    objects = render3(
+        ON,
+        "mlflow.mlflow.serviceAccount.name=trainer",
+        "mlflow.mlflow.serviceAccount.namespace=team-a",
+        f"mlflow.mlflow.serviceAccount.roleARN={arn}",
+        "mlflow.mlflow.serviceAccount.annotations.note=x",
+    )
+    account = named(objects, "ServiceAccount", "trainer")
+    assert account["metadata"]["namespace"] == "team-a"
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": arn, "note": "x"}
+    # The tracking server keeps its own account.
+    assert pod_spec(named(objects, "Deployment", NAME))["serviceAccountName"] == NAME
+    assert not [
+        o for o in of_kind(objects, "ServiceAccount") if o["metadata"]["name"] == "mlflow-service-account1"
+    ]
+
+
+def test_upstream_service_account_can_be_left_out(render3: Renderer) -> None:
+    objects = render3(ON, "mlflow.mlflow.serviceAccount.create=false")
+    assert {ident(o) for o in of_kind(mlflow_objects(objects), "ServiceAccount")} == {
+        ("ServiceAccount", "kube-system", NAME)
+    }
+
+
+@pytest.mark.parametrize(
+    ("assignment", "field"),
+    [
+        ("mlflow.mlflow.serviceAccount.roleArn=arn:aws:iam::123456789012:role/x", "roleArn"),
+        ("mlflow.mlflow.serviceAcount.name=x", "serviceAcount"),
+        ("mlflow.mlflow.serviceAccount.roleARN=role/x", "roleARN"),
+        ("mlflow.mlflow.serviceAccount.namespace=Team_A", "namespace"),
+    ],
+)
+def test_schema_rejects_typos_in_upstream_keys(render3: Renderer, assignment: str, field: str) -> None:
+    with pytest.raises(RenderError, match=field):
+        render3(ON, assignment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hyperpod_deps.chart.render import RenderError
+from tests.chart.test_device_plugins import upstream_chart
 from tests.support.charts import CHART, Renderer, named, of_kind
 
 SCENARIO = CHART / "ci/22-storage-fsx-values.yaml"
@@ -54,11 +55,13 @@ def test_fsx_volume_and_claim_are_bound_to_each_other(render: Renderer) -> None:
 
 
 def test_defaults_names_namespace_and_capacity(render3: Renderer) -> None:
-    objects = render3(*FSX)
+    """The claim goes to the release namespace unless told otherwise, where the
+    upstream chart puts it, so an upgrade over it keeps it."""
+    objects = render3(*FSX, namespace="ml-platform")
     volume = named(objects, "PersistentVolume", "fsx-pv")
     assert volume["spec"]["capacity"] == {"storage": "1200Gi"}
-    assert volume["spec"]["claimRef"] == {"namespace": "default", "name": "fsx-claim"}
-    assert named(objects, "PersistentVolumeClaim", "fsx-claim")["metadata"]["namespace"] == "default"
+    assert volume["spec"]["claimRef"] == {"namespace": "ml-platform", "name": "fsx-claim"}
+    assert named(objects, "PersistentVolumeClaim", "fsx-claim")["metadata"]["namespace"] == "ml-platform"
 
 
 def test_names_and_namespace_are_configurable(render3: Renderer) -> None:
@@ -154,3 +157,103 @@ def test_schema_accepts_china_region_dns_names(render3: Renderer) -> None:
     objects = render3(*without("storage.fsx.dnsName"), f"storage.fsx.dnsName={dns}")
     attributes = named(objects, "PersistentVolume", "fsx-pv")["spec"]["csi"]["volumeAttributes"]
     assert attributes["dnsname"] == dns
+
+
+# --- the upstream HyperPod chart's keys ------------------------------------------------------
+
+UPSTREAM_FSX = (
+    "storage.enabled=true",
+    f"storage.persistentVolume.csi.volumeHandle={FS_ID}",
+    f"storage.persistentVolume.csi.volumeAttributes.dnsname={DNS}",
+    "storage.persistentVolume.csi.volumeAttributes.mountname=fsx",
+)
+
+
+def test_upstream_keys_make_the_same_objects_as_upstream(render3: Renderer) -> None:
+    """The same --set flags a user gave the upstream chart name the same volume
+    and claim (kind, namespace, name), on the same file system."""
+    theirs = render3(*UPSTREAM_FSX, chart=upstream_chart())
+    ours = render3(*UPSTREAM_FSX)
+    for kind in ("PersistentVolume", "PersistentVolumeClaim"):
+        (upstream,) = of_kind(theirs, kind)
+        mine = named(ours, kind, upstream["metadata"]["name"])
+        assert mine["metadata"].get("namespace") == (None if kind == "PersistentVolume" else "kube-system")
+        assert mine["spec"]["accessModes"] == upstream["spec"]["accessModes"]
+    upstream_volume = of_kind(theirs, "PersistentVolume")[0]["spec"]
+    volume = named(ours, "PersistentVolume", "fsx-pv")["spec"]
+    # The volume's source cannot change after creation: it must be upstream's exactly.
+    assert volume["csi"] == upstream_volume["csi"]
+    assert volume["capacity"] == upstream_volume["capacity"]
+    assert volume["persistentVolumeReclaimPolicy"] == upstream_volume["persistentVolumeReclaimPolicy"]
+    assert volume["mountOptions"] == upstream_volume["mountOptions"]
+
+
+def test_each_upstream_key_wins_over_its_twin(render3: Renderer) -> None:
+    objects = render3(
+        *FSX,
+        "storage.persistentVolume.name=team-fsx",
+        "storage.persistentVolume.capacity=2400Gi",
+        "storage.persistentVolume.volumeMode=Filesystem",
+        "storage.persistentVolume.accessModes={ReadOnlyMany}",
+        "storage.persistentVolume.mountOptions={flock,noatime}",
+        "storage.persistentVolume.reclaimPolicy=Delete",
+        "storage.persistentVolume.csi.driver=fsx.csi.example.com",
+        "storage.persistentVolume.csi.volumeHandle=fs-0fedcba9876543210",
+        "storage.persistentVolume.csi.volumeAttributes.dnsname=fs-0fedcba9876543210.fsx.eu-west-1.amazonaws.com",
+        "storage.persistentVolume.csi.volumeAttributes.mountname=zyx98765",
+        "storage.persistentVolumeClaim.name=team-data",
+        "storage.persistentVolumeClaim.storageClassName=fsx-static",
+        "storage.persistentVolumeClaim.accessModes={ReadOnlyMany}",
+        "storage.persistentVolumeClaim.requests.storage=2000Gi",
+    )
+    volume = named(objects, "PersistentVolume", "team-fsx")["spec"]
+    assert volume["capacity"] == {"storage": "2400Gi"}
+    assert volume["volumeMode"] == "Filesystem"
+    assert volume["accessModes"] == ["ReadOnlyMany"]
+    assert volume["mountOptions"] == ["flock", "noatime"]
+    assert volume["persistentVolumeReclaimPolicy"] == "Delete"
+    assert volume["csi"] == {
+        "driver": "fsx.csi.example.com",
+        "volumeHandle": "fs-0fedcba9876543210",
+        "volumeAttributes": {
+            "dnsname": "fs-0fedcba9876543210.fsx.eu-west-1.amazonaws.com",
+            "mountname": "zyx98765",
+        },
+    }
+    assert volume["claimRef"] == {"namespace": "kube-system", "name": "team-data"}
+    # Upstream set the class on the claim only, so claim and volume never bound;
+    # here both carry it.
+    assert volume["storageClassName"] == "fsx-static"
+    claim = named(objects, "PersistentVolumeClaim", "team-data")["spec"]
+    assert claim["storageClassName"] == "fsx-static"
+    assert claim["volumeName"] == "team-fsx"
+    assert claim["accessModes"] == ["ReadOnlyMany"]
+    assert claim["resources"]["requests"]["storage"] == "2000Gi"
+
+
+def test_upstream_keys_alone_are_validated_like_ours(render3: Renderer) -> None:
+    with pytest.raises(RenderError, match="needs the file system's DNS name"):
+        render3(*UPSTREAM_FSX[:2])
+    with pytest.raises(RenderError, match="is not the DNS name"):
+        render3(
+            *UPSTREAM_FSX[:2],
+            "storage.persistentVolume.csi.volumeAttributes.dnsname="
+            "fs-0aaaaaaaaaaaaaaaa.fsx.us-west-2.amazonaws.com",
+            UPSTREAM_FSX[3],
+        )
+
+
+@pytest.mark.parametrize(
+    ("assignment", "field"),
+    [
+        ("storage.persistentVolume.nmae=fsx", "nmae"),
+        ("storage.persistentVolume.csi.volumeHandel=fs-0123456789abcdef0", "volumeHandel"),
+        ("storage.persistentVolume.csi.volumeHandle=???", "volumeHandle"),
+        ("storage.persistentVolume.reclaimPolicy=Recycle", "reclaimPolicy"),
+        ("storage.persistentVolume.volumeMode=Block", "volumeMode"),
+        ("storage.persistentVolumeClaim.request.storage=1Ti", "request"),
+    ],
+)
+def test_schema_rejects_typos_in_upstream_keys(render3: Renderer, assignment: str, field: str) -> None:
+    with pytest.raises(RenderError, match=field):
+        render3(*FSX, assignment)

@@ -5,4 +5,7 @@ mlflow: tracking server Deployment/{{ $name }} in {{ $ns }} (backend: {{ if eq .
   Check: kubectl -n {{ $ns }} rollout status deployment/{{ $name }}
   UI: kubectl -n {{ $ns }} port-forward svc/{{ $name }} {{ .Values.service.port }}:{{ .Values.service.port }}, then open http://localhost:{{ .Values.service.port }}
   In-cluster tracking URI: MLFLOW_TRACKING_URI=http://{{ $name }}.{{ $ns }}.svc:{{ .Values.service.port }}
+{{- with .Values.mlflow.serviceAccount }}{{ if .create }}
+  ServiceAccount for training pods (upstream's mlflow.mlflow.serviceAccount): {{ .namespace }}/{{ .name }}{{ if .roleARN }}, IAM role {{ .roleARN }}{{ end }}
+{{- end }}{{ end }}
 {{- end -}}

@@ -21,3 +21,29 @@ silently coexisting.
 {{- define "neuron-device-plugin.serviceAccountName" -}}
 neuron-device-plugin
 {{- end -}}
+
+{{/* Namespace of the namespaced objects: namespace, else the release's. */}}
+{{- define "neuron-device-plugin.namespace" -}}
+{{- .Values.namespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{/* The DaemonSet's name: the one AWS's manifests and the upstream HyperPod chart use. */}}
+{{- define "neuron-device-plugin.daemonSetName" -}}
+{{- .Values.fullnameOverride | default "neuron-device-plugin-daemonset" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The DaemonSet's selector: AWS's (name=neuron-device-plugin-ds), so that a
+DaemonSet the upstream chart installed is updated in place (a selector
+cannot change).
+*/}}
+{{- define "neuron-device-plugin.selectorLabels" -}}
+name: neuron-device-plugin-ds
+{{- end -}}
+
+{{/* Tolerations: the built-in ones, then the user's, each once. */}}
+{{- define "neuron-device-plugin.tolerations" -}}
+{{- $builtin := (include "hyperpod-common.tolerations" (dict "keys" (list "aws.amazon.com/neuron" "CriticalAddonsOnly") "extra" list) | fromYaml).tolerations -}}
+tolerations:
+{{- toYaml (concat $builtin (.Values.tolerations | default list) | uniq) | nindent 2 }}
+{{- end -}}

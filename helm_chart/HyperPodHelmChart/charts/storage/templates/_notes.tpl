@@ -1,3 +1,4 @@
 {{- define "storage.notes" -}}
-storage: FSx for Lustre {{ .Values.fsx.fileSystemId }} as PersistentVolume {{ .Values.pvName }}, claim {{ .Values.namespace }}/{{ .Values.pvcName }} (needs the FSx CSI driver). Check: kubectl -n {{ .Values.namespace }} get pvc {{ .Values.pvcName }} (STATUS Bound); mount it in jobs with claimName: {{ .Values.pvcName }}
+{{- $s := include "storage.settings" . | fromJson -}}
+storage: FSx for Lustre {{ $s.fileSystemId }} as PersistentVolume {{ $s.pvName }}, claim {{ $s.namespace }}/{{ $s.pvcName }} (needs the FSx CSI driver). Check: kubectl -n {{ $s.namespace }} get pvc {{ $s.pvcName }} (STATUS Bound); mount it in jobs with claimName: {{ $s.pvcName }}
 {{- end -}}
