@@ -28,6 +28,8 @@ DELIBERATELY_ABSENT: dict[tuple[str, str, str], str] = {
         "only from upstream's stale health-agent tgz; nothing mounts or reads it",
     ("ConfigMap", "aws-hyperpod", "health-monitoring-agent-debug"):
         "only from upstream's stale health-agent tgz; restates the region choice, which NOTES say",
+    ("DaemonSet", "kube-system", "dependencies-nvidia-device-plugin-mps-control-daemon"):
+        "runs only on nodes labelled for MPS sharing, which upstream never configures; privileged",
 }
 
 WORKLOADS = ("Deployment", "DaemonSet", "StatefulSet")
