@@ -12,7 +12,7 @@ computeQuotaTarget.targetId.
 
 {{- define "team-role-and-bindings.umbrellaNotes" -}}
 {{- if not (index .Values "team-role-and-bindings").enabled -}}
-{{- include "team-role-and-bindings.noteLine" .Values.computeQuotaTarget.targetId -}}
+{{- include "team-role-and-bindings.noteLine" ((.Values.computeQuotaTarget | default dict).targetId | default "") -}}
 {{- end -}}
 {{- end -}}
 
