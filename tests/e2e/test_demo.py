@@ -90,7 +90,7 @@ def look(status: cluster.ClusterStatus) -> Seen:
         return Seen({}, [], None, [], {}, pids, alive)
     kube = Kube((str(kubectl_path()), "--kubeconfig", str(status.kubeconfig)))
     return Seen({n["metadata"]["name"]: n for n in kube.cluster_items("nodes")},
-                kube.items("daemonsets,deployments,pods", "kube-system", RELEASE_SELECTOR),
+                kube.items("daemonsets,deployments,pods", None, RELEASE_SELECTOR),
                 kube.get("pytorchjob", JOB, JOB_NAMESPACE),
                 kube.items("pods", JOB_NAMESPACE, f"training.kubeflow.org/job-name={JOB}"),
                 {folder.name: whoami(folder / "kubeconfig")
@@ -208,8 +208,8 @@ def test_device_plugins_and_open_agents_run_exactly_on_their_accelerators(demo: 
             assert row.components["aws-efa-k8s-device-plugin"].startswith("DaemonSet/")
             assert "neuron-device-plugin" not in row.components
     (trn1,) = by_type[NEURON_TYPE]
-    assert trn1.components["neuron-device-plugin"] == "DaemonSet/dependencies-neuron-device-plugin"
-    assert trn1.components["health-monitoring-agent"] == "DaemonSet/health-monitoring-agent-neuron"
+    assert trn1.components["neuron-device-plugin"] == "DaemonSet/neuron-device-plugin-daemonset"
+    assert trn1.components["health-monitoring-agent"] == "DaemonSet/health-monitoring-agent-non-nvidia"
     assert "nvidia-device-plugin" not in trn1.components
     (cpu,) = by_type[CPU_TYPE]
     # The Deployments may land anywhere; no node agent belongs on a CPU node.
@@ -220,7 +220,7 @@ def test_the_health_agent_daemonsets_are_the_open_agent(demo: DemoRun) -> None:
     agents = {o["metadata"]["name"]: o for o in demo.seen.release
               if o["kind"] == "DaemonSet" and o["metadata"]["labels"]["app.kubernetes.io/name"]
               == "health-monitoring-agent"}
-    assert sorted(agents) == ["health-monitoring-agent", "health-monitoring-agent-neuron"]
+    assert sorted(agents) == ["health-monitoring-agent", "health-monitoring-agent-non-nvidia"]
     for daemonset in agents.values():
         assert daemonset["metadata"]["labels"]["hyperpod-deps/agent"] == "open"
         (container,) = daemonset["spec"]["template"]["spec"]["containers"]
