@@ -109,3 +109,22 @@ def test_a_privileged_container_passes_only_with_its_reason_on_the_pod_template(
     assert "container c: privileged" in messages(obj)
     obj["spec"]["template"]["metadata"] = {"annotations": {PRIVILEGED_REASON: "reads /dev/kmsg"}}
     assert messages(obj) == []
+
+
+@pytest.mark.parametrize("toleration", [
+    {"operator": "Exists"},
+    {"operator": "Exists", "effect": "NoSchedule"},
+    {"key": "sagemaker.amazonaws.com/node-health-status", "operator": "Exists"},
+])
+def test_a_catch_all_toleration_counts_as_kubernetes_matches_it(toleration: dict[str, str]) -> None:
+    """Upstream's health agent tolerates every NoSchedule taint with one catch-all entry."""
+    assert messages(daemonset(tolerations=[toleration], priorityClassName="system-node-critical")) == []
+
+
+@pytest.mark.parametrize("toleration", [
+    {"operator": "Exists", "effect": "NoExecute"},
+    {"key": "nvidia.com/gpu", "operator": "Exists"},
+])
+def test_a_toleration_for_another_taint_does_not_count(toleration: dict[str, str]) -> None:
+    found = messages(daemonset(tolerations=[toleration], priorityClassName="system-node-critical"))
+    assert any("node-health taint" in m for m in found)

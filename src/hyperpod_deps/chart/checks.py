@@ -16,7 +16,7 @@ from hyperpod_deps.core.kubernetes_facts import (
     RBAC_VERBS,
     RECOMMENDED_LABELS,
 )
-from hyperpod_deps.core.wire import NODE_HEALTH_TOLERATION
+from hyperpod_deps.core.wire import NODE_HEALTH_LABEL, NODE_HEALTH_TAINT_EFFECT, NODE_HEALTH_TAINT_VALUE
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,23 @@ def check_labels(obj: Manifest) -> Iterator[str]:
         yield f"missing labels {', '.join(missing)}"
 
 
+def tolerates(toleration: Manifest, key: str, value: str, effect: str) -> bool:
+    """Kubernetes' matching rule: an empty key with Exists matches every key, an empty effect
+    every effect; Equal (the default operator) also needs the value."""
+    if toleration.get("effect") and toleration["effect"] != effect:
+        return False
+    operator = toleration.get("operator") or "Equal"
+    if operator == "Exists":
+        return not toleration.get("key") or toleration["key"] == key
+    return toleration.get("key") == key and (toleration.get("value") or "") == value
+
+
 def check_daemonset_survives_quarantine(obj: Manifest) -> Iterator[str]:
     if obj.get("kind") != "DaemonSet":
         return
     spec = pod_spec(obj) or {}
-    if NODE_HEALTH_TOLERATION not in (spec.get("tolerations") or []):
+    if not any(tolerates(t, NODE_HEALTH_LABEL, NODE_HEALTH_TAINT_VALUE, NODE_HEALTH_TAINT_EFFECT)
+               for t in spec.get("tolerations") or []):
         yield "does not tolerate the node-health taint: it would leave quarantined nodes"
     if spec.get("priorityClassName") != "system-node-critical":
         yield "node DaemonSet without priorityClassName system-node-critical"
