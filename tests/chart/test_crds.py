@@ -110,7 +110,8 @@ def test_default_render_has_each_crd_once_and_one_mpijob_crd_v2beta1(helm: Path)
 
 def test_crds_are_kept_on_uninstall_by_default(crds: dict[str, Manifest]) -> None:
     for name, crd in crds.items():
-        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}, name
+        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep",
+                                                  "hyperpod-deps/if-owned-elsewhere": "leave"}, name
         assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
 
 
@@ -130,7 +131,7 @@ def crd_headers(helm: Path, *set_values: str, values_files: tuple[Path, ...] = (
 def test_crds_keep_false_drops_the_annotation(helm3: Path) -> None:
     crds = crd_headers(helm3, values_files=(CHART / "ci/12-crds-not-kept-values.yaml",))
     assert {c["metadata"]["name"] for c in crds} == ALL_CRDS
-    assert all("annotations" not in c["metadata"] for c in crds)
+    assert all(c["metadata"]["annotations"] == {"hyperpod-deps/if-owned-elsewhere": "leave"} for c in crds)
 
 
 @pytest.mark.parametrize(

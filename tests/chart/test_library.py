@@ -22,7 +22,7 @@ def test_every_object_carries_the_recommended_labels(render3: Renderer) -> None:
 STABLE_SELECTOR_LABELS = {
     "app.kubernetes.io/name", "app.kubernetes.io/instance", "hyperpod-deps/accelerator",
     # Upstream's fixed selector labels, kept so that upgrading from it works in place.
-    "control-plane", "app", "app.kubernetes.io/component", "kustomize.component",
+    "control-plane", "app", "app.kubernetes.io/component", "kustomize.component", "name",
 }
 
 

@@ -294,8 +294,9 @@ def test_the_stand_ins_act_as_the_charts_service_accounts(demo: DemoRun) -> None
         "job-auto-restart": accounts["job-auto-restart"],
         **{f"health-monitoring-agent-{node}": accounts["health-monitoring-agent"] for node in accelerated}}
     # The chart's own identities: the controller in the release namespace, the agent in aws-hyperpod.
-    assert accounts == {"job-auto-restart": "system:serviceaccount:kube-system:dependencies-job-auto-restart",
-                        "health-monitoring-agent": "system:serviceaccount:aws-hyperpod:health-monitoring-agent"}
+    assert accounts == {
+        "job-auto-restart": "system:serviceaccount:kube-system:dependencies-job-auto-restart",
+        "health-monitoring-agent": "system:serviceaccount:aws-hyperpod:health-monitoring-agent"}
 
 
 def test_the_stand_ins_keep_running_with_the_cluster(demo: DemoRun) -> None:
