@@ -27,3 +27,22 @@ true
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{- /*
+A workload's selector is immutable. Where a workload of that name is already
+running (an earlier version of this chart, or the upstream chart), its
+selector is kept, so that `helm upgrade` updates it in place instead of
+failing with "field is immutable"; otherwise the given one is used. The pod
+template must carry the labels of every selector this can return.
+
+Usage: include "hyperpod-common.keptSelector" (list $ "apps/v1" "DaemonSet" namespace name (dict "matchLabels" ...))
+Renders the selector as YAML.
+*/ -}}
+{{- define "hyperpod-common.keptSelector" -}}
+{{- $live := lookup (index . 1) (index . 2) (index . 3) (index . 4) -}}
+{{- $selector := index . 5 -}}
+{{- if and $live $live.spec $live.spec.selector -}}
+{{- $selector = $live.spec.selector -}}
+{{- end -}}
+{{- toYaml $selector -}}
+{{- end -}}
