@@ -53,6 +53,8 @@ def syslog(message: str) -> str:
 def install_agent_rbac(kube: Kube, platform: str = "generic") -> None:
     """The chart's ServiceAccount, ClusterRole and binding for the open agent, as the chart renders them."""
     kube.run("create", "namespace", NAMESPACE)
+    # The agent's objects go to aws-hyperpod, which the umbrella chart creates (templates/namespaces.yaml).
+    kube.run("create", "namespace", "aws-hyperpod")
     show = [f"--show-only=charts/health-monitoring-agent/templates/{template}.yaml"
             for template in ("serviceaccount", "rbac")]
     rendered = subprocess.run(
