@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from hyperpod_deps.core.instance_types import catalogue
+from hyperpod_deps.core.kubernetes_facts import CLUSTER_SCOPED_KINDS
 from hyperpod_deps.core.wire import INSTANCE_TYPE_LABEL
 
 ApiObject = Mapping[str, Any]
@@ -122,15 +123,10 @@ def identity(obj: ApiObject, default_namespace: str) -> Identity:
     """kind, namespace ('' for cluster-scoped kinds as kubectl reports them), name."""
     metadata = obj["metadata"]
     namespace = metadata.get("namespace") or ""
-    if not namespace and obj["kind"] not in _CLUSTER_SCOPED_KINDS:
+    if not namespace and obj["kind"] not in CLUSTER_SCOPED_KINDS:
         namespace = default_namespace
     return str(obj["kind"]), namespace, str(metadata["name"])
 
-
-_CLUSTER_SCOPED_KINDS = frozenset({
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume",
-    "PriorityClass", "StorageClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
-})
 
 
 def drift(rendered: ApiObject, live: ApiObject) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Literal
 import pytest
 
 from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.core.kubernetes_facts import CLUSTER_SCOPED_KINDS
 from tests.support.charts import ROOT
 
 UPSTREAM_CHART = Path(
@@ -47,11 +48,6 @@ def upstream_chart(variant: Variant) -> Path:
     return _COPIES[variant]
 
 
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "PersistentVolume",
-    "PriorityClass", "StorageClass",
-})
 
 requires_upstream = pytest.mark.skipif(
     not (UPSTREAM_CHART / "Chart.yaml").is_file(),
@@ -64,7 +60,7 @@ def identity(obj: Manifest, release_namespace: str = "kube-system") -> tuple[str
     rendered without a namespace lands in the release's, and a namespace written
     on a cluster-scoped object means nothing."""
     kind = obj["kind"]
-    namespace = "" if kind in CLUSTER_SCOPED else obj["metadata"].get("namespace") or release_namespace
+    namespace = "" if kind in CLUSTER_SCOPED_KINDS else obj["metadata"].get("namespace") or release_namespace
     return kind, namespace, obj["metadata"]["name"]
 
 

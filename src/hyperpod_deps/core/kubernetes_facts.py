@@ -25,6 +25,13 @@ CLUSTER_SCOPED_RESOURCES = frozenset(
     }
 )
 
+# The cluster-scoped kinds a chart renders: an object of one of these has no namespace, whatever
+# its manifest says; any other kind rendered without one lands in the release namespace.
+CLUSTER_SCOPED_KINDS = frozenset({
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume",
+    "PriorityClass", "StorageClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+})
+
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
