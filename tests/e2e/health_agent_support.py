@@ -30,6 +30,8 @@ from tests.e2e.waiting import poll
 from tests.support.charts import CHART
 
 NAMESPACE = "hyperpod-health"
+# Where the chart puts the agent's ServiceAccount whatever the release namespace (as upstream does).
+AGENT_NAMESPACE = "aws-hyperpod"
 RELEASE = "health-e2e"
 SERVICE_ACCOUNT = "health-monitoring-agent"
 AGENT_BINARY = Path(sys.executable).with_name("hyperpod-deps")
@@ -53,8 +55,8 @@ def syslog(message: str) -> str:
 def install_agent_rbac(kube: Kube, platform: str = "generic") -> None:
     """The chart's ServiceAccount, ClusterRole and binding for the open agent, as the chart renders them."""
     kube.run("create", "namespace", NAMESPACE)
-    # The agent's objects go to aws-hyperpod, which the umbrella chart creates (templates/namespaces.yaml).
-    kube.run("create", "namespace", "aws-hyperpod")
+    # The umbrella chart creates aws-hyperpod (templates/namespaces.yaml); only the agent's templates are applied here.
+    kube.run("create", "namespace", AGENT_NAMESPACE)
     show = [f"--show-only=charts/health-monitoring-agent/templates/{template}.yaml"
             for template in ("serviceaccount", "rbac")]
     rendered = subprocess.run(
@@ -66,8 +68,8 @@ def install_agent_rbac(kube: Kube, platform: str = "generic") -> None:
 
 def agent_kubeconfig(kube: Kube, admin: Path, target: Path) -> Path:
     """A kubeconfig that authenticates as the agent's ServiceAccount (a TokenRequest token)."""
-    token = kube.run("create", "token", SERVICE_ACCOUNT, "--namespace", NAMESPACE, "--duration", "2h").stdout
-    return kubeconfig.with_token(admin, f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}", token.strip(),
+    token = kube.run("create", "token", SERVICE_ACCOUNT, "--namespace", AGENT_NAMESPACE, "--duration", "2h").stdout
+    return kubeconfig.with_token(admin, f"system:serviceaccount:{AGENT_NAMESPACE}:{SERVICE_ACCOUNT}", token.strip(),
                                  target)
 
 
