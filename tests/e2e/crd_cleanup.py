@@ -44,5 +44,6 @@ def _release_if_stuck(kubectl: Sequence[str], name: str) -> bool:
                                  check=False)
         # The CRD may finish terminating between the read and the patch: that is the outcome wanted.
         if patched.returncode != 0 and "NotFound" not in patched.stderr:
-            raise subprocess.CalledProcessError(patched.returncode, patched.args, patched.stdout, patched.stderr)
+            raise subprocess.CalledProcessError(patched.returncode, patched.args, patched.stdout,
+                                                patched.stderr)
     return True

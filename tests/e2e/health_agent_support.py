@@ -55,7 +55,8 @@ def syslog(message: str) -> str:
 def install_agent_rbac(kube: Kube, platform: str = "generic") -> None:
     """The chart's ServiceAccount, ClusterRole and binding for the open agent, as the chart renders them."""
     kube.run("create", "namespace", NAMESPACE)
-    # The umbrella chart creates aws-hyperpod (templates/namespaces.yaml); only the agent's templates are applied here.
+    # The umbrella chart creates aws-hyperpod (templates/namespaces.yaml); only the agent's
+    # templates are applied here.
     kube.run("create", "namespace", AGENT_NAMESPACE)
     show = [f"--show-only=charts/health-monitoring-agent/templates/{template}.yaml"
             for template in ("serviceaccount", "rbac")]
@@ -68,9 +69,10 @@ def install_agent_rbac(kube: Kube, platform: str = "generic") -> None:
 
 def agent_kubeconfig(kube: Kube, admin: Path, target: Path) -> Path:
     """A kubeconfig that authenticates as the agent's ServiceAccount (a TokenRequest token)."""
-    token = kube.run("create", "token", SERVICE_ACCOUNT, "--namespace", AGENT_NAMESPACE, "--duration", "2h").stdout
-    return kubeconfig.with_token(admin, f"system:serviceaccount:{AGENT_NAMESPACE}:{SERVICE_ACCOUNT}", token.strip(),
-                                 target)
+    token = kube.run("create", "token", SERVICE_ACCOUNT, "--namespace", AGENT_NAMESPACE,
+                     "--duration", "2h").stdout
+    user = f"system:serviceaccount:{AGENT_NAMESPACE}:{SERVICE_ACCOUNT}"
+    return kubeconfig.with_token(admin, user, token.strip(), target)
 
 
 def create_node(kube: Kube, name: str, boot_id: str = "boot-1") -> None:

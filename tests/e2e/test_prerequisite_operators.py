@@ -35,7 +35,8 @@ GPU_OPERATOR_CRD = "clusterpolicies.nvidia.com"
 CERT_MANAGER_INSTALL = "helm install cert-manager oci://quay.io/jetstack/charts/cert-manager --version"
 GPU_OPERATOR_INSTALL = "helm install gpu-operator gpu-operator --repo https://helm.ngc.nvidia.com/nvidia"
 FSX = ("storage.enabled=true", "storage.fsx.fileSystemId=fs-0123456789abcdef0",
-       "storage.fsx.dnsName=fs-0123456789abcdef0.fsx.us-west-2.amazonaws.com", "storage.fsx.mountName=abcdefgh")
+       "storage.fsx.dnsName=fs-0123456789abcdef0.fsx.us-west-2.amazonaws.com",
+       "storage.fsx.mountName=abcdefgh")
 RELEASE_OWNED = {"labels": {"app.kubernetes.io/managed-by": "Helm"},
                  "annotations": {RELEASE_NAME_ANNOTATION: RELEASE, RELEASE_NAMESPACE_ANNOTATION: NAMESPACE}}
 
@@ -43,12 +44,12 @@ RELEASE_OWNED = {"labels": {"app.kubernetes.io/managed-by": "Helm"},
 def crd(name: str, kind: str, scope: str, metadata: dict[str, Any] | None = None) -> ApiObject:
     """A minimal CRD with the name the chart looks for (the real operators ship many fields more)."""
     plural, group = name.split(".", 1)
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
     return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": name, **(metadata or {})},
             "spec": {"group": group, "scope": scope,
                      "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
-                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
-                         "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": schema}]}}
 
 
 @pytest.fixture
@@ -85,7 +86,8 @@ def server_dry_run(helm: HelmCli, *assignments: str) -> tuple[int, str]:
 
 def preflight(helm: HelmCli, *assignments: str) -> tuple[int, list[dict[str, str]]]:
     """`hyperpod-deps preflight --json` with these values: exit code and the unmet prerequisites."""
-    args = ["--helm", str(helm.binary), "--kubeconfig", helm.env["KUBECONFIG"], "--skip-access-check", "--json"]
+    args = ["--helm", str(helm.binary), "--kubeconfig", helm.env["KUBECONFIG"], "--skip-access-check",
+            "--json"]
     for assignment in assignments:
         args += ["--set", assignment]
     result = CliRunner().invoke(preflight_command, args)
@@ -135,11 +137,12 @@ def test_gpu_operator_absent_is_an_unmet_prerequisite_with_nvidias_command(helm_
 
 def test_a_release_that_runs_nvidias_operator_itself_is_not_upgraded_over_it(
         helm_cli: HelmCli, kube: Kube, created: list[ApiObject]) -> None:
+    container = {"name": "operator", "image": "example.invalid/op:1"}
     operator = {"apiVersion": "apps/v1", "kind": "Deployment",
                 "metadata": {"name": "gpu-operator", "namespace": NAMESPACE, **RELEASE_OWNED},
                 "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "gpu-operator"}},
                          "template": {"metadata": {"labels": {"app": "gpu-operator"}},
-                                      "spec": {"containers": [{"name": "operator", "image": "example.invalid/op:1"}]}}}}
+                                      "spec": {"containers": [container]}}}}
     make(kube, created, operator)
     code, output = server_dry_run(helm_cli, "gpu-operator.enabled=true")
     assert code != 0
@@ -151,7 +154,8 @@ def test_a_release_that_runs_nvidias_operator_itself_is_not_upgraded_over_it(
 
 def test_the_mig_config_map_is_installed_where_hyperpod_reads_it(helm_cli: HelmCli, kube: Kube,
                                                                  clean_release: None) -> None:
-    helm_cli.run("install", RELEASE, CHART_PATH, "--namespace", NAMESPACE, "--set", "gpu-operator.enabled=true")
+    helm_cli.run("install", RELEASE, CHART_PATH, "--namespace", NAMESPACE,
+                 "--set", "gpu-operator.enabled=true")
     live = kube.get("configmap", "default-mig-config", NAMESPACE)
     assert live is not None
     assert live["metadata"]["labels"]["sagemaker.amazonaws.com/accelerator-partition-configmap"] == "true"
