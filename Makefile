@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(CACHE)/checkov-$(CHECKOV_VERSION)
 CHART := helm_chart/HyperPodHelmChart
 
-.PHONY: help setup host-packages tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold bench-auto-restart bench-health generate clean
+.PHONY: help setup host-packages image image-lock tools control-plane operators npd demo plan test check e2e cluster-up cluster-down bench bench-cold bench-auto-restart bench-health generate clean
 
 help:
 	@echo "make demo       a local cluster with simulated HyperPod nodes, the chart installed, which component runs where, and a training job brought back after a GPU fault"
@@ -17,6 +17,7 @@ help:
 	@echo "make test       everything CI runs: static checks and the whole test suite"
 	@echo "make check      ruff, mypy, import layers, yamllint, generated files up to date"
 	@echo "make generate   regenerate instance-type lists, CRDs and the health rule table from their sources"
+	@echo "make image      the agents image (hyperpod-deps/agents) as an OCI archive, built here without Docker"
 	@echo "make operators  build the Kubeflow training and MPI operators that the e2e tests run (make npd: node-problem-detector)"
 	@echo "make cluster-up a local control plane with simulated HyperPod nodes (make cluster-down stops it)"
 
@@ -35,15 +36,26 @@ $(CHECKOV_VENV)/bin/checkov:
 
 setup: $(BIN)/.installed tools host-packages
 
-# nft: the local cluster keeps its address ranges on this machine with an nftables table
-# (docs/local-cluster.md). Debian's package, installed when missing (as root).
+# Debian packages: nftables (the local cluster's network rules), mmdebstrap (the agents
+# image's base) and runc (the chart's pods as real containers in the e2e tests).
+HOST_PACKAGES := nft:nftables mmdebstrap:mmdebstrap runc:runc
 host-packages:
-	@command -v nft >/dev/null || { \
-		echo "==> installing Debian's nftables (the local cluster's network rules)"; \
+	@missing=""; for pair in $(HOST_PACKAGES); do \
+		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then echo "==> installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null \
-			|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null; }; \
-		else echo "install nftables (the nft command) as root, e.g. apt-get install nftables" >&2; exit 1; fi; }
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null \
+			|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; \
+		else echo "install as root: apt-get install$$missing" >&2; exit 1; fi; fi
+
+# The agents image as an OCI archive in the cache, built from Debian packages and the locked
+# wheels (root; docs/image.md). image-lock rewrites image/*.lock from today's mirror and PyPI.
+image: $(BIN)/.installed host-packages
+	@echo "==> the agents image (first build: about a minute)"
+	$(BIN)/python -m hyperpod_deps.toolchain.agents_image
+
+image-lock: $(BIN)/.installed host-packages
+	$(BIN)/python -m hyperpod_deps.toolchain.agents_image --refresh-locks
 
 # The real helm 3 and helm 4 (and kubectl) binaries, fetched once into the cache.
 tools: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov
@@ -119,7 +131,7 @@ check: $(BIN)/.installed
 	$(BIN)/python hack/gen_crds.py --check
 	$(BIN)/python hack/gen_health_rules_doc.py --check
 
-test: setup check control-plane operators
+test: setup check control-plane operators image
 	@echo "==> pytest"
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q --durations=10
 

@@ -76,19 +76,38 @@ class WatchEvent:
         return str((self.object.get("metadata") or {}).get("resourceVersion", ""))
 
 
+def _private_directory() -> Path | None:
+    """A fresh temporary directory, or None where there is none to write to: a pod with a
+    read-only root filesystem and no volume at /tmp (the chart's health agent runs so)."""
+    try:
+        return Path(tempfile.mkdtemp(prefix="hyperpod-deps-discovery-"))
+    except OSError:
+        return None
+
+
+def _discovery_cache(directory: Path | None) -> Path:
+    """Where the dynamic client keeps what discovery found.
+
+    It names its default file after the server URL alone, and local clusters reuse ports, so a
+    shared file could describe another cluster's CRDs: ours is private and dropped on close.
+    Without a directory, a path that can never be created: the client then finds no cache,
+    fails to write one (which it tolerates) and keeps discovery in memory.
+    """
+    if directory is None:
+        return Path(os.devnull) / "discovery-cache.json"
+    return directory / "cache.json"
+
+
 class Kube:
     """One cluster. Use `connect()`, and close it (or use it as a context manager)."""
 
     def __init__(self, api_client: k8s_client.ApiClient) -> None:
         self._api_client = api_client
-        # The dynamic client caches discovery in a file named after the server URL alone. Local
-        # clusters reuse ports, so a shared file could describe another cluster's CRDs: keep
-        # ours private and drop it on close.
-        self._cache_dir = Path(tempfile.mkdtemp(prefix="hyperpod-deps-discovery-"))
+        self._cache_dir = _private_directory()
         self._resources: dict[tuple[str, str], Any] = {}
         try:
             with _translated("discovery"):
-                self._dynamic = DynamicClient(api_client, cache_file=str(self._cache_dir / "cache.json"))
+                self._dynamic = DynamicClient(api_client, cache_file=str(_discovery_cache(self._cache_dir)))
         except BaseException:
             self.close()
             raise
@@ -100,7 +119,8 @@ class Kube:
 
     def close(self) -> None:
         self._api_client.close()
-        shutil.rmtree(self._cache_dir, ignore_errors=True)
+        if self._cache_dir is not None:
+            shutil.rmtree(self._cache_dir, ignore_errors=True)
 
     def __enter__(self) -> Kube:
         return self

@@ -1,0 +1,191 @@
+"""The agents image built here (`make image`), run as real containers exactly as the chart's pod
+specs ask (tests/e2e/container_support.py): read-only root, non-root user, no capabilities,
+the chart's volumes, in-cluster configuration with the chart's ServiceAccount.
+
+kwok marks pods Running without starting anything; these tests start the process. They found
+that the API client needed a writable /tmp, which the chart's read-only root does not give.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from hyperpod_deps import __version__
+from hyperpod_deps.core import wire
+from hyperpod_deps.localcluster import cluster
+from hyperpod_deps.localcluster.nodespec import from_pairs
+from hyperpod_deps.localcluster.processes import free_port
+from hyperpod_deps.toolchain import agents_image
+from hyperpod_deps.toolchain.helm import helm_path, kubectl_path
+from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries
+from tests.e2e.container_support import ClusterAccess, PodContainer
+from tests.e2e.health_agent_support import (
+    AGENT_NAMESPACE,
+    SERVICE_ACCOUNT,
+    XID79,
+    NodeState,
+    create_node,
+    install_agent_rbac,
+    syslog,
+)
+from tests.e2e.kube_support import Kube
+from tests.e2e.waiting import poll
+from tests.support.charts import CHART, ROOT
+
+pytestmark = [pytest.mark.e2e]
+
+NODE = "real-agent-node"
+
+
+@pytest.fixture(scope="session")
+def image_layout() -> Path:
+    """The agents image, built as `make image` builds it (cached base; a minute when cold)."""
+    assert os.geteuid() == 0, "runc and the image build need root"
+    return agents_image.build(ROOT).layout
+
+
+@dataclass(frozen=True)
+class World:
+    kube: Kube
+    access: ClusterAccess
+
+
+@pytest.fixture(scope="module")
+def world(
+    control_plane_binaries: ControlPlaneBinaries, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    name = f"containers-{os.getpid()}"
+    admin = tmp_path_factory.mktemp("containers") / "admin.kubeconfig"
+    cluster.up(name, from_pairs([("ml.m5.2xlarge", 1)]), admin, binaries=control_plane_binaries)
+    try:
+        kube = Kube((str(kubectl_path()), "--kubeconfig", str(admin)))
+        install_agent_rbac(kube)
+        token = kube.run(
+            "create", "token", SERVICE_ACCOUNT, "--namespace", AGENT_NAMESPACE, "--duration", "2h"
+        ).stdout.strip()
+        yield World(kube, _access(admin, token))
+    finally:
+        cluster.down(name, purge=True)
+
+
+def _access(admin: Path, token: str) -> ClusterAccess:
+    config = yaml.safe_load(admin.read_text())
+    server = config["clusters"][0]["cluster"]
+    url = urlparse(server["server"])
+    assert url.hostname and url.port, server["server"]
+    ca = base64.b64decode(server["certificate-authority-data"]).decode()
+    return ClusterAccess(url.hostname, url.port, token, ca, AGENT_NAMESPACE)
+
+
+def rendered(*assignments: str) -> list[dict[str, Any]]:
+    args = [str(helm_path(3)), "template", "dependencies", str(CHART), "--namespace", "kube-system"]
+    for assignment in assignments:
+        args += ["--set", assignment]
+    output = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return [d for d in yaml.safe_load_all(output) if d]
+
+
+def open_agent_pod(metrics_port: int) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """The open agent's NVIDIA DaemonSet pod spec and its ConfigMaps, as the chart renders them for
+    a generic cluster that reads the kernel log from /var/log/kern.log (no /dev/kmsg: the pod then
+    runs unprivileged, as user 65532)."""
+    agent = "health-monitoring-agent.openAgent.config"
+    objects = rendered(
+        "global.platform=generic",
+        f"{agent}.sources.kmsg.enabled=false",
+        f"{agent}.sources.logFiles.paths={{/var/log/kern.log}}",
+        f"{agent}.sources.logFiles.pollIntervalSeconds=0.05",
+        f"{agent}.writer.debounceSeconds=0.3",
+        f"{agent}.metricsPort={metrics_port}",
+        "job-auto-restart.enabled=false",
+        "trainingOperators.enabled=false",
+        "mpi-operator.enabled=false",
+    )
+    daemonsets = [
+        o
+        for o in objects
+        if o["kind"] == "DaemonSet"
+        and o["spec"]["template"]["spec"].get("serviceAccountName") == SERVICE_ACCOUNT
+    ]
+    assert daemonsets, "the open agent's DaemonSets"
+    pod = daemonsets[0]["spec"]["template"]["spec"]
+    config_maps = {o["metadata"]["name"]: o["data"] for o in objects if o["kind"] == "ConfigMap"}
+    return pod, config_maps
+
+
+def container(
+    world: World,
+    tmp_path: Path,
+    pod: dict[str, Any],
+    config_maps: dict[str, dict[str, str]],
+    image_layout: Path,
+) -> PodContainer:
+    (tmp_path / "host-log").mkdir()
+    (tmp_path / "host-log" / "kern.log").touch()
+    return PodContainer(
+        pod=pod,
+        container=pod["containers"][0]["name"],
+        image_layout=image_layout,
+        workdir=tmp_path,
+        host_paths={
+            "/var/log": tmp_path / "host-log",
+            "/var/lib/hyperpod-deps/health-agent": tmp_path / "state",
+            "/sys": Path("/sys"),
+        },
+        config_maps=config_maps,
+        access=world.access,
+        env={"NODE_NAME": NODE},
+    )
+
+
+def test_the_image_runs_as_the_chart_says(world: World, image_layout: Path, tmp_path: Path) -> None:
+    pod, config_maps = open_agent_pod(free_port())
+    runner = container(world, tmp_path, pod, config_maps, image_layout)
+    runner.pod = {**pod, "containers": [{**pod["containers"][0], "command": ["hyperpod-deps", "--version"]}]}
+    done = runner.run()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert __version__ in done.stdout
+    config = (runner.bundle / "config.json").read_text()
+    assert '"readonly": true' in config and '"uid": 65532' in config
+
+
+def test_the_open_agent_quarantines_its_node_from_a_real_container(
+    world: World, image_layout: Path, tmp_path: Path
+) -> None:
+    create_node(world.kube, NODE)
+    pod, config_maps = open_agent_pod(free_port())
+    runner = container(world, tmp_path, pod, config_maps, image_layout)
+    runner.start()
+    try:
+        poll(
+            lambda: [line for line in runner.log_lines() if "health agent started" in line],
+            bool,
+            "the agent in its container to start",
+            60,
+        )
+        with (tmp_path / "host-log" / "kern.log").open("a") as log:
+            log.write(syslog(XID79.format(pid=4242)))
+        node = poll(
+            lambda: NodeState.of(world.kube, NODE),
+            lambda n: n.health == wire.UNSCHEDULABLE_PENDING_REPLACEMENT,
+            f"{NODE} quarantined by the agent in its container",
+            60,
+        )
+        assert node.tainted
+        assert node.conditions["NvidiaGPUUnhealthy"]["reason"] == "XidHardwareFailure"
+        assert list((tmp_path / "state").iterdir()), "the agent keeps its read position on the hostPath"
+    finally:
+        code = runner.stop()
+    output = "\n".join(runner.log_lines())
+    assert code == 0, f"the agent did not stop cleanly on SIGTERM ({code}):\n{output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
