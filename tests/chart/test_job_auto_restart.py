@@ -16,6 +16,8 @@ from tests.support.charts import SUBCHARTS, Renderer, named, of_kind, pod_spec
 NAME = "dependencies-job-auto-restart"
 # Keep these renders small: the CRDs are tested elsewhere.
 NO_CRDS = ("trainingOperators.crds.enabled=false", "mpi-operator.crds.enabled=false")
+# The controller is opt-in on hyperpod (its image is not published yet): these tests turn it on.
+CONTROLLER_ON = (*NO_CRDS, "job-auto-restart.controller.enabled=true")
 GENERIC = (*NO_CRDS, "global.platform=generic", "health-monitoring-agent.enabled=false")
 
 
@@ -38,7 +40,7 @@ def job_resources(objects: list[Manifest]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def default(render: Renderer) -> list[Manifest]:
-    return render(*NO_CRDS)
+    return render(*CONTROLLER_ON)
 
 
 def test_the_controller_runs_two_replicas_of_the_agents_image(default: list[Manifest]) -> None:
@@ -109,7 +111,7 @@ def test_the_settings_fit_the_controllers_model(default: list[Manifest]) -> None
 def test_the_platform_switch_decides_who_restarts_pytorchjobs(
     render3: Renderer, values: tuple[str, ...], pytorch_handled: bool
 ) -> None:
-    objects = render3(*NO_CRDS, *values)
+    objects = render3(*CONTROLLER_ON, *values)
     settings = settings_of(objects)
     assert ("PyTorchJob" in settings.handled_kinds()) is pytorch_handled
     # The RBAC grants exactly the kinds the controller will watch.
@@ -192,16 +194,19 @@ def test_a_settings_change_rolls_the_pods(render3: Renderer) -> None:
 
 
 def test_the_image_follows_the_registry_mirror_and_digest(render3: Renderer) -> None:
-    mirrored = controller(render3(*NO_CRDS, "global.imageRegistry=mirror.example.com"))
+    mirrored = controller(render3(*CONTROLLER_ON, "global.imageRegistry=mirror.example.com"))
     assert mirrored["image"] == f"mirror.example.com/hyperpod-deps/agents:{__version__}"
     digest = "sha256:" + "a" * 64
-    pinned = controller(render3(*NO_CRDS, f"job-auto-restart.controller.image.digest={digest}"))
+    pinned = controller(render3(*CONTROLLER_ON, f"job-auto-restart.controller.image.digest={digest}"))
     assert pinned["image"] == f"ghcr.io/hyperpod-deps/agents@{digest}"
 
 
 def test_pull_secrets_add_to_the_global_ones(render3: Renderer) -> None:
     objects = render3(
-        *NO_CRDS, "global.imagePullSecrets={shared}", "job-auto-restart.controller.imagePullSecrets={own}"
+        *NO_CRDS,
+        *CONTROLLER_ON,
+        "global.imagePullSecrets={shared}",
+        "job-auto-restart.controller.imagePullSecrets={own}",
     )
     assert pod_spec(named(objects, "Deployment", NAME))["imagePullSecrets"] == [
         {"name": "own"},
@@ -211,14 +216,14 @@ def test_pull_secrets_add_to_the_global_ones(render3: Renderer) -> None:
 
 def test_nothing_to_handle_fails_with_the_fix(render3: Renderer) -> None:
     with pytest.raises(RenderError, match=r"no job kind to handle.*handlePyTorchJobsOnHyperPod=true"):
-        render3(*NO_CRDS, "job-auto-restart.controller.kinds={PyTorchJob}")
+        render3(*CONTROLLER_ON, "job-auto-restart.controller.kinds={PyTorchJob}")
 
 
 def test_leader_timings_out_of_order_fail_with_the_fix(render3: Renderer) -> None:
     with pytest.raises(
         RenderError, match=r"retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds"
     ):
-        render3(*NO_CRDS, "job-auto-restart.controller.leaderElection.renewDeadlineSeconds=20")
+        render3(*CONTROLLER_ON, "job-auto-restart.controller.leaderElection.renewDeadlineSeconds=20")
 
 
 @pytest.mark.parametrize(
@@ -233,7 +238,7 @@ def test_leader_timings_out_of_order_fail_with_the_fix(render3: Renderer) -> Non
 )
 def test_the_schema_refuses_typos_and_bad_values(render3: Renderer, value: str) -> None:
     with pytest.raises(RenderError):
-        render3(*NO_CRDS, value)
+        render3(*CONTROLLER_ON, value)
 
 
 def test_every_controller_object_is_labelled(default: list[Manifest]) -> None:
@@ -262,3 +267,17 @@ def test_only_the_metrics_port_is_open(default: list[Manifest]) -> None:
     }
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     assert policy["spec"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+
+
+@pytest.mark.parametrize(("platform", "runs"), [("hyperpod", False), ("generic", True)])
+def test_the_controller_is_opt_in_on_hyperpod_and_on_by_default_on_generic(
+        render3: Renderer, platform: str, runs: bool) -> None:
+    objects = render3(*NO_CRDS, f"global.platform={platform}")
+    assert any(o["kind"] == "Deployment" and o["metadata"]["name"] == NAME for o in objects) is runs
+    # HyperPod's own grants stay either way.
+    assert named(objects, "ClusterRole", "job-auto-restart")
+
+
+def test_enabled_accepts_only_a_boolean_or_empty(render3: Renderer) -> None:
+    with pytest.raises(RenderError):
+        render3(*NO_CRDS, "job-auto-restart.controller.enabled=yes")

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from hyperpod_deps import __version__
 from hyperpod_deps.chart.components import components
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.cli.main import cli
@@ -72,18 +73,40 @@ def test_a_typo_is_refused_by_the_schema() -> None:
 def test_images_lists_every_pulled_image_once() -> None:
     result = run("images", "--json")
     assert result.exit_code == 0
-    found = json.loads(result.output)
+    found = [entry["image"] for entry in json.loads(result.output)]
     assert found == sorted(set(found))
     assert any("k8s-device-plugin" in image for image in found)
     assert any("hyperpod-health-monitoring-agent" in image for image in found)
 
 
+def test_a_default_hyperpod_install_pulls_only_published_images() -> None:
+    """The agents image is built by this project and not published: on hyperpod nothing pulls it
+    unless asked (the job auto-restart controller is opt-in there)."""
+    entries = json.loads(run("images", "--json").output)
+    assert entries and all(entry["published"] for entry in entries)
+    assert not any(entry["builtHere"] for entry in entries)
+    opted_in = json.loads(run("images", "--json", "--set", "job-auto-restart.controller.enabled=true").output)
+    assert [e for e in opted_in if e["builtHere"]] == [
+        {"image": f"ghcr.io/hyperpod-deps/agents:{__version__}", "builtHere": True, "published": False}]
+
+
+def test_on_generic_the_image_to_build_is_marked() -> None:
+    lines = run("images", "--set", "global.platform=generic").output.splitlines()
+    [ours] = [line for line in lines if "hyperpod-deps/agents" in line]
+    image, mark = ours.split("\t")
+    assert image == f"ghcr.io/hyperpod-deps/agents:{__version__}"
+    assert "make image" in mark and "no registry publishes it yet" in mark
+    assert all("\t" not in line for line in lines if line != ours)
+
+
 def test_images_follow_the_global_registry() -> None:
-    result = run("images", "--set", "global.imageRegistry=mirror.example:5000")
-    lines = result.output.split()
+    result = run("images", "--set", "global.platform=generic",
+                 "--set", "global.imageRegistry=mirror.example:5000")
+    lines = [line.split("\t")[0] for line in result.output.splitlines()]
     # The health agent's regional AWS image is the one exception: it names its own registry.
     mirrored = [image for image in lines if image.startswith("mirror.example:5000/")]
     assert len(mirrored) >= len(lines) - 1
+    assert "no registry publishes" not in result.output
 
 
 def test_lint_passes_on_defaults() -> None:

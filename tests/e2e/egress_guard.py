@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 
 from hyperpod_deps.localcluster.netplan import all_slots_cidrs
+from hyperpod_deps.localcluster.netrules import machine_networks
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ class EgressGuard:
     @classmethod
     def install(cls) -> EgressGuard:
         guard = cls(f"hyperpod_deps_egress_guard_{os.getpid()}")
-        ranges = ", ".join(all_slots_cidrs())
+        # Only slots a cluster can take here: the machine's resolver may sit in another one.
+        ranges = ", ".join(all_slots_cidrs(machine_networks()))
         _nft(f"table ip {guard.table} {{}}\ndelete table ip {guard.table}\n"
              f"table ip {guard.table} {{\n"
              "  chain leaving {\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperpod_deps.localcluster import netplan
+from hyperpod_deps.localcluster import netplan, netrules
 from hyperpod_deps.localcluster.netplan import LocalRoute, NetworkPlan, NoFreeSlot
 
 PLAN = NetworkPlan("e2e-4242", "0123abcd", 3)
@@ -92,3 +92,24 @@ def test_route_commands_name_the_table_and_element() -> None:
         f"delete element ip {PLAN.table} local_services {{ 10.99.3.4 . 443 }}\n")
     with pytest.raises(ValueError, match="add or delete"):
         netplan.route_command("flush", PLAN, route)
+
+
+def test_a_slot_holding_the_machines_resolver_is_never_used_nor_watched() -> None:
+    """Seen on a machine whose DNS server is 10.255.255.53, in slot 11's pod range: a cluster
+    there would refuse every DNS query, and the e2e guard counted them as leaks."""
+    in_use = ("10.255.255.53/32", "127.0.0.0/8")
+    assert netplan.SLOTS - 1 not in netplan.usable_slots(in_use)
+    assert netplan.free_slot(set(range(netplan.SLOTS - 1)) - {4}, in_use) == 4
+    with pytest.raises(NoFreeSlot):
+        netplan.free_slot(set(range(netplan.SLOTS - 1)), in_use)
+    watched = [ipaddress.ip_network(cidr) for cidr in netplan.all_slots_cidrs(in_use)]
+    assert not any(ipaddress.ip_address("10.255.255.53") in r for r in watched)
+    assert len(watched) == 2 * (netplan.SLOTS - 1)
+
+
+def test_nameservers_are_read_from_resolv_conf(tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# generated\nsearch example.internal\nnameserver 10.255.255.53\nnameserver fd00::53\n"
+                    "nameserver  192.0.2.53 \noptions ndots:5\nnameserver not-an-address\n")
+    assert netrules.nameservers(conf) == ["10.255.255.53", "192.0.2.53"]
+    assert netrules.nameservers(tmp_path / "absent") == []

@@ -73,8 +73,8 @@ def test_layer_entries_are_owned_by_root_at_one_time(tmp_path: Path) -> None:
     oci.tar_tree(root, "opt/app", tmp_path / "layer.tar", mtime=1000, parents=("opt",))
     with tarfile.open(tmp_path / "layer.tar") as archive:
         members = archive.getmembers()
-    assert [m.name for m in members] == ["opt", "opt/app", "opt/app/bin", "opt/app/bin/app", "opt/app/data.txt",
-                                         "opt/app/link"]
+    assert [m.name for m in members] == ["opt", "opt/app", "opt/app/bin", "opt/app/bin/app",
+                                         "opt/app/data.txt", "opt/app/link"]
     assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {(0, 0, "", "", 1000)}
     assert members[3].mode & 0o777 == 0o755 and members[5].issym() and members[5].linkname == "data.txt"
 

@@ -3,11 +3,13 @@ what each conflict offers as a way out (never deleting a CRD that holds jobs), t
 prerequisites, the kubeVersion reader, workload readiness and the report's rendering."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from hyperpod_deps.chart.install import readiness
+from hyperpod_deps.chart.inventory import origin
 from hyperpod_deps.chart.preflight import (
     AccessCheck,
     ClusterFacts,
@@ -353,3 +355,30 @@ def test_the_json_report_carries_owner_crd_and_ways_out() -> None:
     assert conflict["crd"] == {"kind": "PyTorchJob", "customResources": 1, "keptOnUninstall": True}
     assert conflict["adoptableWithoutOverride"] is True
     assert conflict["waysOut"][0].endswith("and 1 exists now")
+
+
+def test_an_unpublished_image_is_a_notice_with_the_commands_not_a_failure() -> None:
+    image = "ghcr.io/hyperpod-deps/agents:0.1.0"
+    report = replace(decide(facts(), RELEASE, None), unpublished_images=[image])
+    assert report.ok
+    text = as_text(report)
+    assert "IMAGES NO REGISTRY PUBLISHES YET (1)" in text and f"  {image}" in text
+    assert "`make image`" in text and "`--set global.imageRegistry=<registry>`" in text
+    assert text.splitlines()[-1] == "result: ok: nothing stands in the way of helm install"
+    assert as_dict(report)["unpublishedImages"] == [image]
+
+
+@pytest.mark.parametrize(("image", "built_here", "published"), [
+    ("ghcr.io/hyperpod-deps/agents:0.1.0", True, False),
+    ("ghcr.io/hyperpod-deps/agents@sha256:" + "a" * 64, True, False),
+    ("123456789012.dkr.ecr.us-west-2.amazonaws.com/hyperpod-deps/agents:0.1.0", True, True),
+    ("127.0.0.1:5000/mirror/hyperpod-deps/agents:0.1.0", True, True),
+    ("ghcr.io/someone/agents:0.1.0", False, True),
+    ("docker.io/kubeflow/training-operator:v1.8.1", False, True),
+    ("hyperpod-deps/agents:0.1.0", True, False),
+    ("docker.io/hyperpod-deps/agents:0.1.0", True, False),
+])
+def test_which_images_are_ours_and_which_nothing_serves(image: str, built_here: bool,
+                                                       published: bool) -> None:
+    found = origin(image)
+    assert (found.built_here, found.published) == (built_here, published)

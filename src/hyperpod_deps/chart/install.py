@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from hyperpod_deps.chart.inventory import images, unpublished
 from hyperpod_deps.chart.preflight import (
     AccessCheck,
     ClusterFacts,
@@ -58,7 +59,8 @@ def run_preflight(kube: Kube, helm: Path, request: RenderRequest,
     facts = gather(kube, objects, release, check_access)
     needed = requirements_of(objects, request)
     facts = replace(facts, requirements=needed, present_crds=present_crds(kube, {r.crd for r in needed}))
-    return decide(facts, release, chart_kube_version(request.chart))
+    report = decide(facts, release, chart_kube_version(request.chart))
+    return replace(report, unpublished_images=unpublished(images(objects)))
 
 
 def requirements_of(objects: Iterable[Manifest], request: RenderRequest) -> list[Requirement]:

@@ -66,6 +66,43 @@ def images(objects: list[Manifest]) -> list[str]:
     return sorted(found)
 
 
+# The image this project builds (make image, docs/image.md), and the public registries where no
+# release publishes it yet: ghcr.io, the chart's default, and Docker Hub, where a reference without
+# a registry goes. Any other registry is one the user pushed it to.
+OWN_REPOSITORY = "hyperpod-deps/agents"
+UNPUBLISHED_REGISTRIES = frozenset({"ghcr.io", "docker.io", ""})
+
+
+@dataclass(frozen=True)
+class ImageOrigin:
+    image: str
+    built_here: bool  # one of this project's images (make image)
+    published: bool  # served by a registry: false only for ours on a public registry
+
+
+def split_reference(image: str) -> tuple[str, str]:
+    """(registry, repository) of an image reference; registry "" when it names none."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name = name[: len(name) - len(last)] + last.split(":", 1)[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first, rest
+    return "", name
+
+
+def origin(image: str) -> ImageOrigin:
+    registry, repository = split_reference(image)
+    ours = repository == OWN_REPOSITORY or repository.endswith("/" + OWN_REPOSITORY)
+    return ImageOrigin(image, ours, not (ours and registry in UNPUBLISHED_REGISTRIES))
+
+
+def unpublished(images_found: list[str]) -> list[str]:
+    """Images this project builds that the render pulls from where nothing serves them."""
+    return [image for image in images_found if not origin(image).published]
+
+
 def required_instance_types(spec: dict[str, Any]) -> list[str] | None:
     """Instance types a required node affinity allows; None when it does not restrict them."""
     required = (

@@ -150,6 +150,9 @@ class PreflightReport:
     prerequisites: list[Prerequisite]
     # Objects another owner has that the chart leaves as they are (see the module's docstring).
     left_alone: list[Conflict] = field(default_factory=list)
+    # Images of this project the render pulls from where no registry serves them yet: a notice,
+    # not a failure (a cluster that imports images onto its nodes needs no registry).
+    unpublished_images: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -103,6 +103,14 @@ def as_text(report: PreflightReport) -> str:
         for item in report.prerequisites:
             lines += _wrapped(f"{item.check}: {item.message}", "  ")
             lines += _wrapped(f"fix: {item.fix}", "    ")
+    if report.unpublished_images:
+        lines.append(f"\nIMAGES NO REGISTRY PUBLISHES YET ({len(report.unpublished_images)}): this project "
+                     "builds them; until a node can pull them, their pods wait in ImagePullBackOff")
+        for image in report.unpublished_images:
+            lines.append(f"  {image}")
+        lines += _wrapped("fix: `make image`, push the archive to your registry (`skopeo copy "
+                          "oci-archive:... docker://<registry>/...`, docs/image.md), then "
+                          "`--set global.imageRegistry=<registry>`", "    ")
     verdict = ("ok: nothing stands in the way of helm install" if report.ok else
                f"{len(report.conflicts)} conflict(s), {len(report.prerequisites)} unmet prerequisite(s)")
     lines.append(f"\nresult: {verdict}")
@@ -137,6 +145,7 @@ def as_dict(report: PreflightReport) -> dict[str, Any]:
         "leftAlone": [_conflict_dict(found) for found in report.left_alone],
         "prerequisites": [{"check": item.check, "message": item.message, "fix": item.fix}
                           for item in report.prerequisites],
+        "unpublishedImages": report.unpublished_images,
     }
 
 

@@ -112,13 +112,20 @@ def parse_table(name: str) -> TableName | None:
     return TableName(int(match[1]), match[2], match[3]) if match else None
 
 
-def free_slot(taken: set[int], in_use: tuple[str, ...] = ()) -> int:
-    """The first slot no other cluster holds whose ranges overlap none of `in_use` (this
-    machine's own addresses and routes: closing them would cut the machine off)."""
+def usable_slots(in_use: tuple[str, ...] = ()) -> list[int]:
+    """The slots whose ranges overlap none of `in_use`: this machine's own addresses, routes and
+    DNS servers. Closing those would cut the machine off (a resolver at 10.255.255.53 sits in
+    slot 11's pod range on some machines)."""
     used = [ipaddress.ip_network(network, strict=False) for network in in_use]
-    for slot in range(SLOTS):
-        ranges = [ipaddress.ip_network(cidr) for cidr in NetworkPlan("x", "0" * 8, slot).closed]
-        if slot not in taken and not any(r.overlaps(u) for r in ranges for u in used):
+    return [slot for slot in range(SLOTS)
+            if not any(ipaddress.ip_network(cidr).overlaps(u)
+                       for cidr in NetworkPlan("x", "0" * 8, slot).closed for u in used)]
+
+
+def free_slot(taken: set[int], in_use: tuple[str, ...] = ()) -> int:
+    """The first usable slot (see usable_slots) no other cluster holds."""
+    for slot in usable_slots(in_use):
+        if slot not in taken:
             return slot
     raise NoFreeSlot(f"no free address slot for a local cluster on this machine ({len(taken)} of {SLOTS} "
                      "held by other clusters, the rest overlap this machine's own routes): stop one "
@@ -126,9 +133,10 @@ def free_slot(taken: set[int], in_use: tuple[str, ...] = ()) -> int:
                      f"{TABLE_PREFIX}* table and the cluster it belongs to)")
 
 
-def all_slots_cidrs() -> tuple[str, ...]:
-    """Every range any local cluster can hold (for a guard that watches them all)."""
-    return tuple(cidr for slot in range(SLOTS) for cidr in NetworkPlan("x", "0" * 8, slot).closed)
+def all_slots_cidrs(in_use: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Every range a local cluster can hold on a machine using `in_use` (for a guard that
+    watches them all: traffic to the machine's own resolver is not a cluster's)."""
+    return tuple(cidr for slot in usable_slots(in_use) for cidr in NetworkPlan("x", "0" * 8, slot).closed)
 
 
 def ruleset(plan: NetworkPlan, routes: tuple[LocalRoute, ...]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import json
 import os
 import shutil
@@ -112,9 +113,10 @@ def refused_packets(plan: NetworkPlan) -> int:
                for expr in item["rule"]["expr"] if "counter" in expr)
 
 
-def machine_networks() -> tuple[str, ...]:
-    """This machine's own IPv4 addresses and routed networks (the default route aside)."""
-    found: list[str] = []
+def machine_networks(resolv_conf: Path = Path("/etc/resolv.conf")) -> tuple[str, ...]:
+    """This machine's own IPv4 addresses, routed networks (the default route aside) and DNS
+    servers (reached by the default route, so no route names them)."""
+    found: list[str] = [f"{server}/32" for server in nameservers(resolv_conf)]
     for entry in _ip_json("-4", "addr", "show"):
         found += [f"{a['local']}/{a['prefixlen']}" for a in entry.get("addr_info", [])]
     for route in _ip_json("-4", "route", "show", "table", "all"):
@@ -122,6 +124,23 @@ def machine_networks() -> tuple[str, ...]:
         if destination != "default" and route.get("type") not in ("broadcast",):
             found.append(destination if "/" in destination else f"{destination}/32")
     return tuple(found)
+
+
+def nameservers(resolv_conf: Path) -> list[str]:
+    """The IPv4 `nameserver` entries of a resolv.conf (none when it cannot be read)."""
+    try:
+        lines = resolv_conf.read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "nameserver":
+            try:
+                found.append(str(ipaddress.IPv4Address(fields[1])))
+            except ValueError:
+                continue  # IPv6: the cluster's rules are IPv4 only
+    return found
 
 
 def _tables_of(cluster: str, owner: str) -> tuple[list[str], dict[str, netplan.TableName]]:

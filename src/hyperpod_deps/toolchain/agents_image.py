@@ -227,9 +227,21 @@ def ensure_wheels(source: Path, progress: Progress) -> tuple[Path, list[Path]]:
     own = images_dir() / "own-wheel"
     shutil.rmtree(own, ignore_errors=True)
     progress(f"building the hyperpod-deps {__version__} wheel")
-    _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(own), str(source))
+    _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(own), str(clean_copy(source, own / "source")))
     wheels = sorted(p for p in cache.glob("*.whl") if not p.name.startswith("pip-"))
     return cache / f"pip-{PIP_VERSION}-py3-none-any.whl", [*wheels, *own.glob("*.whl")]
+
+
+def clean_copy(source: Path, target: Path) -> Path:
+    """What the wheel is built from: the project's metadata and src/, copied without caches.
+    Building in the checkout would reuse its build/ folder, where a module deleted from src/
+    lives on and would land in the image."""
+    target.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(source / name, target / name)
+    shutil.copytree(source / "src", target / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    return target
 
 
 def _pip(*args: str) -> None:

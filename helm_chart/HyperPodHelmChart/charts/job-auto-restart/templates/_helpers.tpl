@@ -27,6 +27,20 @@ the same from its settings; the chart needs it for the RBAC.
 {{- $kinds | toJson -}}
 {{- end -}}
 
+{{/*
+"true" when the controller runs, else empty. controller.enabled "" (the
+default) means: on with global.platform=generic, off with hyperpod, because
+its image is built by this project and no registry publishes it yet
+(docs/image.md); HyperPod's own auto-resume covers PyTorchJobs there.
+*/}}
+{{- define "job-auto-restart.controllerEnabled" -}}
+{{- $on := .Values.controller.enabled -}}
+{{- if eq (toString $on) "" -}}
+{{- $on = eq ((.Values.global | default dict).platform | default "hyperpod") "generic" -}}
+{{- end -}}
+{{- if $on }}true{{ end -}}
+{{- end -}}
+
 {{/* The controller image: its own registry, else global.imageRegistry, else ghcr.io. */}}
 {{- define "job-auto-restart.image" -}}
 {{- include "hyperpod-common.image" (dict "image" .Values.controller.image "global" .Values.global "defaultRegistry" "ghcr.io" "context" .) -}}
