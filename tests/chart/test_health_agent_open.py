@@ -156,6 +156,22 @@ def test_without_kmsg_the_agent_is_non_root_with_no_capabilities() -> None:
         assert "/dev/kmsg" not in mounts(ds)
 
 
+def test_without_kmsg_an_init_container_gives_the_agent_its_state_directory() -> None:
+    """The kubelet creates the state hostPath root-owned; only that directory changes owner."""
+    for ds in agents(list(render_scenario(SCENARIO))):
+        (init,) = pod_spec(ds)["initContainers"]
+        assert init["command"] == ["chown", "65532:65532", STATE]
+        assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN"]}
+        assert init["securityContext"]["allowPrivilegeEscalation"] is False
+        assert init["securityContext"]["readOnlyRootFilesystem"] is True
+        assert [(m["name"], m["mountPath"]) for m in init["volumeMounts"]] == [("state", STATE)]
+
+
+def test_a_root_agent_needs_no_init_container(render3: Renderer) -> None:
+    for ds in agents(render3(GENERIC)):
+        assert "initContainers" not in pod_spec(ds)
+
+
 # --- the settings file and the users' rules ------------------------------------------------------
 
 

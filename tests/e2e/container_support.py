@@ -14,6 +14,7 @@ Anything of the pod spec this does not translate fails the test instead of being
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import subprocess
 import uuid
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from hyperpod_deps.toolchain import oci
+
+_NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)
 
 TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 _DEV_MOUNTS = [
@@ -134,7 +137,8 @@ class PodContainer:
         return config
 
     def _spec(self) -> Mapping[str, Any]:
-        containers = [c for c in self.pod["containers"] if c["name"] == self.container]
+        every = [*(self.pod.get("initContainers") or []), *self.pod["containers"]]
+        containers = [c for c in every if c["name"] == self.container]
         assert containers, f"no container {self.container} in the pod spec"
         found: Mapping[str, Any] = containers[0]
         return found
@@ -149,10 +153,11 @@ class PodContainer:
             raise Untranslated("privileged containers are not run here")
         uid = int(context.get("runAsUser", pod_context.get("runAsUser", _image_uid(image))))
         gid = int(context.get("runAsGroup", pod_context.get("runAsGroup", 0)))
-        if (context.get("runAsNonRoot") or pod_context.get("runAsNonRoot")) and uid == 0:
+        if context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) and uid == 0:
             raise AssertionError("runAsNonRoot with uid 0: the kubelet refuses to start this container")
         dropped = set((context.get("capabilities") or {}).get("drop") or [])
-        added = list((context.get("capabilities") or {}).get("add") or [])
+        # Kubernetes names a capability without the CAP_ prefix the runtime wants, as containerd adds it.
+        added = [f"CAP_{name}" for name in (context.get("capabilities") or {}).get("add") or []]
         assert dropped == {"ALL"} or not dropped, f"only drop: [ALL] is translated, not {dropped}"
         capabilities = added if dropped == {"ALL"} else _DEFAULT_CAPABILITIES + added
         args = [*(spec.get("command") or image.get("Entrypoint") or []), *(spec.get("args") or [])]
@@ -171,7 +176,9 @@ class PodContainer:
                 "cwd": spec.get("workingDir") or "/",
                 "capabilities": {kind: capabilities for kind in ("bounding", "effective", "permitted")},
                 "noNewPrivileges": context.get("allowPrivilegeEscalation") is False,
-                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 65536, "soft": 65536}],
+                # The runtime's own open-file limit, as containerd passes on: raising it needs a
+                # privilege the runner may lack (CI's limit is lower than kubelet hosts').
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": _NOFILE[1], "soft": _NOFILE[0]}],
             },
             "root": {"path": "rootfs", "readonly": bool(context.get("readOnlyRootFilesystem"))},
             "hostname": self.name,

@@ -88,9 +88,13 @@ def _access(admin: Path, token: str) -> ClusterAccess:
 
 
 def rendered(*assignments: str) -> list[dict[str, Any]]:
+    """The chart rendered with `--set` assignments; a fractional number goes by `--set-json`,
+    since `--set` turns 0.05 into the string "0.05"."""
     args = [str(helm_path(3)), "template", "dependencies", str(CHART), "--namespace", "kube-system"]
     for assignment in assignments:
-        args += ["--set", assignment]
+        value = assignment.partition("=")[2]
+        fractional = "." in value and value.replace(".", "", 1).isdigit()
+        args += ["--set-json" if fractional else "--set", assignment]
     output = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     return [d for d in yaml.safe_load_all(output) if d]
 
@@ -148,6 +152,27 @@ def container(
     )
 
 
+def prepare_state(runner: PodContainer, pod: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """The pod's init container, run first as the kubelet would, in its own bundle; the state
+    directory made root-owned, as the kubelet's DirectoryOrCreate leaves it."""
+    (init,) = pod["initContainers"]
+    state = runner.workdir / "state"
+    state.mkdir(mode=0o755)
+    os.chown(state, 0, 0)
+    init_dir = runner.workdir / "init"
+    init_dir.mkdir()
+    initializer = PodContainer(
+        pod=pod,
+        container=init["name"],
+        image_layout=runner.image_layout,
+        workdir=init_dir,
+        host_paths=runner.host_paths,
+        config_maps=runner.config_maps,
+        access=runner.access,
+    )
+    return initializer.run()
+
+
 def test_the_image_runs_as_the_chart_says(world: World, image_layout: Path, tmp_path: Path) -> None:
     pod, config_maps = open_agent_pod(free_port())
     runner = container(world, tmp_path, pod, config_maps, image_layout)
@@ -165,6 +190,9 @@ def test_the_open_agent_quarantines_its_node_from_a_real_container(
     create_node(world.kube, NODE)
     pod, config_maps = open_agent_pod(free_port())
     runner = container(world, tmp_path, pod, config_maps, image_layout)
+    prepared = prepare_state(runner, pod)
+    assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+    assert (tmp_path / "state").stat().st_uid == 65532, "the init container hands the state directory over"
     runner.start()
     try:
         poll(
@@ -183,9 +211,10 @@ def test_the_open_agent_quarantines_its_node_from_a_real_container(
         )
         assert node.tainted
         assert node.conditions["NvidiaGPUUnhealthy"]["reason"] == "XidHardwareFailure"
-        assert list((tmp_path / "state").iterdir()), "the agent keeps its read position on the hostPath"
     finally:
         code = runner.stop()
     output = "\n".join(runner.log_lines())
     assert code == 0, f"the agent did not stop cleanly on SIGTERM ({code}):\n{output[-3000:]}"
     assert "Traceback" not in output, output[-3000:]
+    # Kept once the writer is idle, and on the way out at the latest.
+    assert list((tmp_path / "state").iterdir()), "the agent keeps its read position on the hostPath"
