@@ -59,6 +59,9 @@ DPKG_OPTIONS = tuple(
 VENV = "/opt/hyperpod-deps"
 # The pip that installs the wheels into the venv (run from its wheel, not left in the image).
 PIP_VERSION = "26.3"
+# The build backend of this package's own wheel, cached beside the locked wheels, so the image
+# builds offline once they are there (and the same source makes the same wheel). Never installed.
+BUILD_BACKEND = "setuptools==80.9.0"
 USER = "65532:65532"
 DEBIAN_LOCK = Path("image/debian-packages.lock")
 PYTHON_LOCK = Path("image/requirements.lock")
@@ -198,7 +201,7 @@ def canonical(value: object) -> bytes:
 def ensure_wheels(source: Path, progress: Progress) -> tuple[Path, list[Path]]:
     """The locked wheels (hash-checked by pip) plus this package's own wheel, and pip's wheel."""
     lock = source / PYTHON_LOCK
-    key = hashlib.sha256(lock.read_bytes() + PIP_VERSION.encode()).hexdigest()[:16]
+    key = hashlib.sha256(lock.read_bytes() + PIP_VERSION.encode() + BUILD_BACKEND.encode()).hexdigest()[:16]
     cache = images_dir() / f"wheels-{key}"
     if not (cache / ".complete").exists():
         progress("downloading the locked wheels from PyPI")
@@ -222,13 +225,16 @@ def ensure_wheels(source: Path, progress: Progress) -> tuple[Path, list[Path]]:
             "--dest",
             str(cache),
             f"pip=={PIP_VERSION}",
+            BUILD_BACKEND,
         )
         (cache / ".complete").touch()
     own = images_dir() / "own-wheel"
     shutil.rmtree(own, ignore_errors=True)
     progress(f"building the hyperpod-deps {__version__} wheel")
-    _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(own), str(clean_copy(source, own / "source")))
-    wheels = sorted(p for p in cache.glob("*.whl") if not p.name.startswith("pip-"))
+    _pip("wheel", "--quiet", "--no-deps", "--no-index", "--find-links", str(cache), "--wheel-dir", str(own),
+         str(clean_copy(source, own / "source")))
+    tools = (f"pip-{PIP_VERSION}-", BUILD_BACKEND.replace("==", "-") + "-")
+    wheels = sorted(p for p in cache.glob("*.whl") if not p.name.startswith(tools))
     return cache / f"pip-{PIP_VERSION}-py3-none-any.whl", [*wheels, *own.glob("*.whl")]
 
 
