@@ -38,7 +38,9 @@ fi
 before=$(sent)
 echo "==> running in network namespace $closed (only exit: veth-out into the empty namespace $void)"
 status=0
-ip netns exec "$closed" "$@" || status=$?
+# nsenter, not `ip netns exec`: that also remounts /sys for the namespace, which hides the cgroup
+# mounts runc needs to start the chart's pods as containers.
+nsenter --net="/run/netns/$closed" -- "$@" || status=$?
 left=$(( $(sent) - before ))
 echo "==> command exited $status; packets that left the namespace by veth-out: $left"
 if [ "$left" -gt 0 ]; then

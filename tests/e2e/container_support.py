@@ -182,7 +182,7 @@ class PodContainer:
             },
             "root": {"path": "rootfs", "readonly": bool(context.get("readOnlyRootFilesystem"))},
             "hostname": self.name,
-            "mounts": [*_DEV_MOUNTS, *self._volume_mounts(spec), *self._token_mount()],
+            "mounts": [*_DEV_MOUNTS, *self._etc_mounts(), *self._volume_mounts(spec), *self._token_mount()],
             "linux": {
                 "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount")],
                 "maskedPaths": _MASKED,
@@ -242,6 +242,23 @@ class PodContainer:
             target.chmod(0o1777)
             return target
         raise Untranslated(f"volume {name}: {sorted(volume)}")
+
+    def _etc_mounts(self) -> list[dict[str, Any]]:
+        """/etc/hosts, /etc/hostname and /etc/resolv.conf, as the kubelet mounts its own over the
+        image's. The container shares this machine's network, so its name is 127.0.0.1; with no
+        cluster DNS here, resolv.conf names no server (a lookup asks 127.0.0.1 and is refused),
+        so nothing a process resolves goes to the machine's DNS server."""
+        target = self.workdir / "etc"
+        target.mkdir(parents=True, exist_ok=True)
+        files = {"hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.0.1\t{self.name}\n",
+                 "hostname": f"{self.name}\n", "resolv.conf": "options ndots:1\n"}
+        mounts = []
+        for name, text in files.items():
+            (target / name).write_text(text)
+            (target / name).chmod(0o644)
+            mounts.append({"destination": f"/etc/{name}", "type": "bind", "source": str(target / name),
+                           "options": ["rbind", "ro"]})
+        return mounts
 
     def _token_mount(self) -> list[dict[str, Any]]:
         if self.pod.get("automountServiceAccountToken") is False:

@@ -182,6 +182,9 @@ def test_the_image_runs_as_the_chart_says(world: World, image_layout: Path, tmp_
     assert __version__ in done.stdout
     config = (runner.bundle / "config.json").read_text()
     assert '"readonly": true' in config and '"uid": 65532' in config
+    rootfs = runner.bundle / "rootfs"
+    for name in ("resolv.conf", "hostname"):
+        assert (rootfs / "etc" / name).read_text() == "", f"the image carries the build machine's /etc/{name}"
 
 
 def test_the_open_agent_quarantines_its_node_from_a_real_container(

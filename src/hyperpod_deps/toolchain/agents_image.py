@@ -56,6 +56,10 @@ DPKG_OPTIONS = tuple(
         "path-exclude=/usr/share/info/*",
     )
 )
+# mmdebstrap leaves the build machine's DNS servers and host name in the base: the image would
+# carry them, and its digest would differ from machine to machine. The runtime (kubelet,
+# containerd) mounts its own over these files, so the image ships them empty.
+HOOKS = ('--customize-hook=: > "$1/etc/resolv.conf"; : > "$1/etc/hostname"',)
 VENV = "/opt/hyperpod-deps"
 # The pip that installs the wheels into the venv (run from its wheel, not left in the image).
 PIP_VERSION = "26.3"
@@ -147,6 +151,7 @@ def mmdebstrap_command(target: Path, pins: dict[str, str]) -> list[str]:
         f"--variant={VARIANT}",
         f"--include={includes}",
         *DPKG_OPTIONS,
+        *HOOKS,
         SUITE,
         str(target),
         MIRROR,
@@ -157,7 +162,7 @@ def ensure_base(source: Path, progress: Progress, locked: bool) -> tuple[Path, t
     """The base layer's tar (cached per lock), and how it drifts from the lock."""
     pins = read_debian_lock(source / DEBIAN_LOCK)
     key = hashlib.sha256(
-        canonical((SUITE, VARIANT, INCLUDE, DPKG_OPTIONS, SOURCE_DATE_EPOCH, sorted(pins.items())))
+        canonical((SUITE, VARIANT, INCLUDE, DPKG_OPTIONS, HOOKS, SOURCE_DATE_EPOCH, sorted(pins.items())))
     ).hexdigest()[:16]
     target = images_dir() / f"base-{key}.tar"
     if not target.exists():
