@@ -37,8 +37,9 @@ $(CHECKOV_VENV)/bin/checkov:
 setup: $(BIN)/.installed tools host-packages
 
 # Debian packages: nftables (the local cluster's network rules), mmdebstrap (the agents
-# image's base) and runc (the chart's pods as real containers in the e2e tests).
-HOST_PACKAGES := nft:nftables mmdebstrap:mmdebstrap runc:runc
+# image's base), runc (the chart's pods as real containers in the e2e tests), docker-registry
+# (the local cluster's OCI registry) and skopeo (`hyperpod-deps images push`).
+HOST_PACKAGES := nft:nftables mmdebstrap:mmdebstrap runc:runc docker-registry:docker-registry skopeo:skopeo
 host-packages:
 	@missing=""; for pair in $(HOST_PACKAGES); do \
 		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
@@ -126,6 +127,8 @@ check: $(BIN)/.installed
 	@echo "==> yamllint"
 	$(BIN)/yamllint --strict -c .yamllint.yaml $(CHART)/values.yaml $(CHART)/ci $(CHART)/charts/*/values.yaml \
 		src/hyperpod_deps/health/rules
+	@echo "==> actionlint (.github/workflows; built from its Go module on first use)"
+	$(BIN)/python -m hyperpod_deps.toolchain.actionlint
 	@echo "==> generated files"
 	$(BIN)/python hack/gen_instance_types.py --check
 	$(BIN)/python hack/gen_crds.py --check

@@ -14,6 +14,7 @@ import pytest
 
 from hyperpod_deps.localcluster import cluster, operators
 from hyperpod_deps.localcluster.nodespec import default_spec
+from hyperpod_deps.toolchain import agents_image
 from hyperpod_deps.toolchain.helm import HELM_RELEASES, helm_path, kubectl_path
 from hyperpod_deps.toolchain.kubeflow import ensure_mpi_operator, ensure_training_operator
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries, ensure_control_plane
@@ -21,12 +22,19 @@ from tests.e2e import kubeflow_support
 from tests.e2e.egress_guard import EgressGuard
 from tests.e2e.helm_support import RELEASE, HelmCli, helm_env, helm_release_namespaces
 from tests.e2e.kube_support import Kube
+from tests.support.charts import ROOT
 
 
 @pytest.fixture(scope="session")
 def control_plane_binaries() -> ControlPlaneBinaries:
     """Built, not skipped: CI must exercise the real control plane."""
     return ensure_control_plane()
+
+
+@pytest.fixture(scope="session")
+def built_agents_image() -> agents_image.BuiltImage:
+    """The agents image, built as `make image` builds it (root; cached base, a minute when cold)."""
+    return agents_image.build(ROOT)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,15 @@ RELEASE_NAME_ANNOTATION = "meta.helm.sh/release-name"
 RELEASE_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
 
 
+# README's packaging commands, for an admin who mirrors the chart into a registry (ECR):
+# REGISTRY stands for theirs. tests/e2e/test_registry.py runs them against the local registry.
+PACKAGE = "helm package helm_chart/HyperPodHelmChart --destination dist"
+PUSH = "helm push dist/hyperpod-helm-chart-0.1.0.tgz oci://REGISTRY/charts"
+INSTALL_FROM_OCI = ("helm install dependencies oci://REGISTRY/charts/hyperpod-helm-chart --version 0.1.0"
+                    " --namespace kube-system")
+DOCUMENTED_PACKAGING = (PACKAGE, PUSH, INSTALL_FROM_OCI)
+
+
 class HelmFailed(AssertionError):
     """helm exited non-zero where the test needs it to succeed."""
 

@@ -40,18 +40,17 @@ from tests.e2e.health_agent_support import (
 )
 from tests.e2e.kube_support import Kube
 from tests.e2e.waiting import poll
-from tests.support.charts import CHART, ROOT
+from tests.support.charts import CHART
 
 pytestmark = [pytest.mark.e2e]
 
 NODE = "real-agent-node"
 
 
-@pytest.fixture(scope="session")
-def image_layout() -> Path:
-    """The agents image, built as `make image` builds it (cached base; a minute when cold)."""
-    assert os.geteuid() == 0, "runc and the image build need root"
-    return agents_image.build(ROOT).layout
+@pytest.fixture(scope="module")
+def image_layout(built_agents_image: agents_image.BuiltImage) -> Path:
+    assert os.geteuid() == 0, "runc needs root"
+    return built_agents_image.layout
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import yaml
 from hyperpod_deps.chart.render import Manifest, parse_manifests
 from tests.e2e.expectations import Identity, drift, identity, kept
 from tests.e2e.helm_support import (
+    DOCUMENTED_PACKAGING,
     NAMESPACE,
     RELEASE,
     HelmCli,
@@ -73,7 +74,7 @@ FIELD_OPERATION = {3: "Update", 4: "Apply"}
 
 def test_every_readme_command_is_run_here() -> None:
     readme = documented_helm_commands((ROOT / "README.md").read_text())
-    assert sorted(set(readme)) == sorted({normalised(c) for c in DOCUMENTED})
+    assert sorted(set(readme)) == sorted({normalised(c) for c in (*DOCUMENTED, *DOCUMENTED_PACKAGING)})
 
 
 def test_lint(helm_cli: HelmCli) -> None:

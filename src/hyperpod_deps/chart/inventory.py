@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.toolchain import agents_image
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
 INSTANCE_TYPE_KEY = "node.kubernetes.io/instance-type"
@@ -69,7 +70,7 @@ def images(objects: list[Manifest]) -> list[str]:
 # The image this project builds (make image, docs/image.md), and the public registries where no
 # release publishes it yet: ghcr.io, the chart's default, and Docker Hub, where a reference without
 # a registry goes. Any other registry is one the user pushed it to.
-OWN_REPOSITORY = "hyperpod-deps/agents"
+OWN_REPOSITORY = agents_image.REPOSITORY  # the one image this project builds
 UNPUBLISHED_REGISTRIES = frozenset({"ghcr.io", "docker.io", ""})
 
 

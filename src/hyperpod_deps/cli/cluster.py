@@ -15,6 +15,7 @@ from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError
 from hyperpod_deps.localcluster.netplan import NetworkError
 from hyperpod_deps.localcluster.pki import PkiError
 from hyperpod_deps.localcluster.processes import ComponentFailed, PortTaken
+from hyperpod_deps.localcluster.registry import RegistryUnavailable
 from hyperpod_deps.toolchain.gobuild import GoBuildFailed, GoUnavailable
 from hyperpod_deps.toolchain.helm import ToolUnavailable
 
@@ -41,8 +42,11 @@ def cluster_group() -> None:
               help="Run without the nftables rules that keep the cluster's Service, pod and node "
                    "addresses on this machine (for a user who cannot be root): calls to them then "
                    "leave by the default route.")
+@click.option("--no-registry", is_flag=True,
+              help="Run without the cluster's local OCI registry (Debian's docker-registry on 127.0.0.1).")
 def up_command(name: str, kubeconfig_path: Path | None, nodes_file: Path | None,
-               node_flags: tuple[str, ...], apiserver_port: int | None, allow_egress: bool) -> None:
+               node_flags: tuple[str, ...], apiserver_port: int | None, allow_egress: bool,
+               no_registry: bool) -> None:
     """Build the control plane on first use (many minutes), start it, add the nodes.
 
     Without --nodes or --node: 2x ml.p5.48xlarge, 1x ml.g5.8xlarge, 1x ml.trn1.32xlarge and
@@ -50,18 +54,24 @@ def up_command(name: str, kubeconfig_path: Path | None, nodes_file: Path | None,
 
     Needs root: it installs one nftables table (docs/local-cluster.md) so that no call to the
     cluster's addresses leaves this machine; `cluster down` deletes it.
+
+    Starts the cluster's OCI registry on 127.0.0.1 (an air-gapped site's registry; push to it
+    with `hyperpod-deps images push`), unless --no-registry; its storage outlives `down`.
     """
     try:
         spec = _spec(nodes_file, node_flags)
-        result = local.up(name, spec, kubeconfig_path, apiserver_port, allow_egress=allow_egress)
+        result = local.up(name, spec, kubeconfig_path, apiserver_port, allow_egress=allow_egress,
+                          with_registry=not no_registry)
     except (nodespec.NodeSpecError, ClusterNameError) as error:
         raise click.UsageError(str(error)) from error
-    except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError) as error:
+    except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError, RegistryUnavailable) as error:
         _fail(str(error), ExitCode.TOOL_UNAVAILABLE)
     except (PortTaken, ComponentFailed, local.ClusterError, NetworkError) as error:
         _fail(str(error), ExitCode.CLUSTER_FAILED)
     click.echo(f"cluster {result.name} is running; API server {result.server}")
     click.echo(_network_line(result.network))
+    if result.registry:
+        click.echo(f"registry: {result.registry} (plain HTTP, loopback only)")
     click.echo(f"kubeconfig: {result.kubeconfig}")
     click.echo(f"export KUBECONFIG={result.kubeconfig}")
 
@@ -91,6 +101,7 @@ def status_command(name: str, as_json: bool) -> None:
         if result.kubeconfig and not result.stopped:
             click.echo(f"kubeconfig: {result.kubeconfig}")
             click.echo(_network_line(result.network))
+            click.echo(f"registry: {result.registry or 'not running'}")
             if result.network.get("isolated") and netrules.find(result.state_dir) is None:
                 click.echo(f"warning: its nftables table {result.network.get('table')} is missing: calls to "
                            "its addresses may leave this machine; `cluster down`, then `cluster up` again")
@@ -130,6 +141,7 @@ def _as_dict(result: local.ClusterStatus) -> dict[str, object]:
         "name": result.name, "running": result.running, "server": result.server,
         "kubeconfig": str(result.kubeconfig) if result.kubeconfig else None,
         "stateDir": str(result.state_dir), "versions": result.versions, "network": result.network,
+        "registry": result.registry,
         "components": [{"name": c.name, "pid": c.pid, "port": c.port, "log": str(c.log)}
                        for c in result.components],
     }

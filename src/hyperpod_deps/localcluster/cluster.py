@@ -12,7 +12,16 @@ from typing import Any
 
 import yaml
 
-from hyperpod_deps.localcluster import commands, kubeconfig, netplan, netrules, operators, processes, standins
+from hyperpod_deps.localcluster import (
+    commands,
+    kubeconfig,
+    netplan,
+    netrules,
+    operators,
+    processes,
+    registry,
+    standins,
+)
 from hyperpod_deps.localcluster.layout import Layout, Ports
 from hyperpod_deps.localcluster.netplan import LocalRoute, NetworkPlan
 from hyperpod_deps.localcluster.nodespec import NodeSpec, node_objects
@@ -46,6 +55,7 @@ class ClusterStatus:
     components: tuple[ComponentStatus, ...]
     versions: dict[str, str] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=dict)  # the address plan; "isolated": rules on
+    registry: str | None = None  # host:port of the cluster's OCI registry, while it runs
 
     @property
     def running(self) -> bool:
@@ -58,9 +68,10 @@ class ClusterStatus:
 
 def up(name: str, spec: NodeSpec, kubeconfig_path: Path | None = None, apiserver_port: int | None = None,
        binaries: ControlPlaneBinaries | None = None, progress: Progress = stderr_progress,
-       allow_egress: bool = False) -> ClusterStatus:
+       allow_egress: bool = False, with_registry: bool = True) -> ClusterStatus:
     """With `allow_egress`, no nftables rules are installed (for a user who cannot be root):
-    calls to the cluster's Service, pod and node addresses then leave by the default route."""
+    calls to the cluster's Service, pod and node addresses then leave by the default route.
+    With `with_registry` (the default) the cluster's OCI registry runs beside it (registry.py)."""
     layout = Layout.for_cluster(name)
     current = status(name)
     if not current.stopped:
@@ -68,6 +79,8 @@ def up(name: str, spec: NodeSpec, kubeconfig_path: Path | None = None, apiserver
                            f"--name {name}` first, or `cluster status` to see it")
     if not allow_egress:
         netrules.require_rules()  # before a build that may take many minutes
+    if with_registry:
+        registry.binary()  # the same: fail before the build, with the install command
     ports = _choose_ports(apiserver_port)
     binaries = binaries or ensure_control_plane(progress=progress)
     started = time.monotonic()
@@ -86,6 +99,9 @@ def up(name: str, spec: NodeSpec, kubeconfig_path: Path | None = None, apiserver
                                    _probe_context(component, layout), START_TIMEOUT_SECONDS[component])
         admin = kubeconfig.write(target, name, server, layout.pki, "admin", "kubernetes-admin")
         _add_nodes(layout, admin, spec, progress)
+        if with_registry:
+            progress("starting the cluster's OCI registry")
+            _record(layout, "registry", registry.start(layout, processes.free_port()))
     except BaseException:
         down(name)
         raise
@@ -101,6 +117,7 @@ def down(name: str, purge: bool = False) -> ClusterStatus:
     layout = Layout.for_cluster(name)
     state = _load_state(layout)
     standins.stop_all(layout)  # local stand-ins for the chart's pods, if any
+    registry.stop(layout)
     operators.stop_all(layout.root)  # Kubeflow operators started against this cluster, if any
     for component in reversed(commands.COMPONENTS):
         processes.stop(component, layout)
@@ -155,7 +172,8 @@ def status(name: str) -> ClusterStatus:
     kubeconfig_file = state.get("kubeconfig")
     server = f"https://{netplan.LOOPBACK}:{ports['apiserver']}" if "apiserver" in ports else None
     return ClusterStatus(name, layout.root, Path(kubeconfig_file) if kubeconfig_file else None, server,
-                         components, state.get("versions", {}), state.get("network", {}))
+                         components, state.get("versions", {}), state.get("network", {}),
+                         state.get("registry") if registry.running(layout) else None)
 
 
 def _choose_ports(apiserver_port: int | None) -> Ports:
@@ -210,6 +228,12 @@ def _save_state(layout: Layout, ports: Ports, kubeconfig_path: Path, plan: Netwo
              "network": {**plan.as_dict(), "isolated": isolated},
              "versions": {"kubernetes": CONTROL_PLANE.kubernetes, "etcd": CONTROL_PLANE.etcd,
                           "kwok": CONTROL_PLANE.kwok}}
+    layout.state_file.write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _record(layout: Layout, key: str, value: object) -> None:
+    state = _load_state(layout)
+    state[key] = value
     layout.state_file.write_text(json.dumps(state, indent=2) + "\n")
 
 

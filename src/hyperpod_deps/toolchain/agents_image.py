@@ -89,6 +89,11 @@ def image_name(registry: str = DEFAULT_REGISTRY, version: str = __version__) -> 
     return f"{registry}/{REPOSITORY}:{version}"
 
 
+def archive_path(version: str = __version__) -> Path:
+    """Where `make image` writes the image as an OCI archive (what `images push` sends)."""
+    return images_dir() / f"agents-{version}.oci.tar"
+
+
 def images_dir() -> Path:
     return cache_root() / "images"
 
@@ -443,7 +448,7 @@ def build(
     ]
     created = datetime.fromtimestamp(SOURCE_DATE_EPOCH, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     manifest = oci.write_image(layout, layers, image_config(), name, created)
-    archive = images_dir() / f"agents-{__version__}.oci.tar"
+    archive = archive_path()
     oci.archive_layout(layout, archive)
     size = sum(layer.blob.size for layer in layers)
     progress(f"built {name} in {time.monotonic() - started:.0f}s")
