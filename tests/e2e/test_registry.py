@@ -132,5 +132,6 @@ def test_readme_packaging_commands_install_the_chart_from_oci(
     helm_cli.run(*as_run_here(INSTALL_FROM_OCI, registry), cwd=workdir)
     status = helm_cli.status()
     assert status is not None and status["info"]["status"] == "deployed"
-    assert status["chart"]["metadata"]["version"] == __version__
+    listed = json.loads(helm_cli.run("list", "--namespace", "kube-system", "--output", "json").stdout)
+    assert [r["chart"] for r in listed if r["name"] == RELEASE] == [f"{CHART_NAME}-{__version__}"]
     kube.wait_release_ready(RELEASE)
