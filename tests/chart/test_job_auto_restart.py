@@ -11,6 +11,7 @@ from hyperpod_deps import __version__
 from hyperpod_deps.autorestart.jobkinds import BY_KIND
 from hyperpod_deps.autorestart.settings import ControllerSettings
 from hyperpod_deps.chart.render import Manifest, RenderError
+from tests.chart.test_health_monitoring_agent import notes
 from tests.support.charts import SUBCHARTS, Renderer, named, of_kind, pod_spec
 
 NAME = "dependencies-job-auto-restart"
@@ -281,3 +282,18 @@ def test_the_controller_is_opt_in_on_hyperpod_and_on_by_default_on_generic(
 def test_enabled_accepts_only_a_boolean_or_empty(render3: Renderer) -> None:
     with pytest.raises(RenderError):
         render3(*NO_CRDS, "job-auto-restart.controller.enabled=yes")
+
+
+def test_notes_say_how_to_build_and_push_an_unpublished_image() -> None:
+    text = notes("global.platform=generic")
+    section = text.split("Images this project builds and no registry publishes yet", 1)[1]
+    assert f"ghcr.io/hyperpod-deps/agents:{__version__}" in section
+    assert "make image" in section
+    assert "hyperpod-deps images push <registry> --values-file agents-image.yaml" in section
+    assert "--reuse-values -f agents-image.yaml" in section
+
+
+def test_notes_name_no_unpublished_image_once_a_registry_is_set() -> None:
+    mirror = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
+    text = notes("global.platform=generic", f"global.imageRegistry={mirror}")
+    assert "no registry publishes yet" not in text

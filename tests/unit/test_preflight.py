@@ -363,7 +363,7 @@ def test_an_unpublished_image_is_a_notice_with_the_commands_not_a_failure() -> N
     assert report.ok
     text = as_text(report)
     assert "IMAGES NO REGISTRY PUBLISHES YET (1)" in text and f"  {image}" in text
-    assert "`make image`" in text and "`--set global.imageRegistry=<registry>`" in text
+    assert "`make image`" in text and "`hyperpod-deps images push <registry> --values-file" in text
     assert text.splitlines()[-1] == "result: ok: nothing stands in the way of helm install"
     assert as_dict(report)["unpublishedImages"] == [image]
 

@@ -108,9 +108,9 @@ def as_text(report: PreflightReport) -> str:
                      "builds them; until a node can pull them, their pods wait in ImagePullBackOff")
         for image in report.unpublished_images:
             lines.append(f"  {image}")
-        lines += _wrapped("fix: `make image`, push the archive to your registry (`skopeo copy "
-                          "oci-archive:... docker://<registry>/...`, docs/image.md), then "
-                          "`--set global.imageRegistry=<registry>`", "    ")
+        lines += _wrapped("fix: `make image`, then `hyperpod-deps images push <registry> --values-file "
+                          "agents-image.yaml` and install with `-f agents-image.yaml` (docs/image.md)",
+                          "    ")
     verdict = ("ok: nothing stands in the way of helm install" if report.ok else
                f"{len(report.conflicts)} conflict(s), {len(report.prerequisites)} unmet prerequisite(s)")
     lines.append(f"\nresult: {verdict}")
