@@ -10,6 +10,7 @@ import socket
 import ssl
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -84,6 +85,7 @@ def test_clusters_side_by_side_and_a_crashed_one(local_cluster: cluster.ClusterS
     finally:
         cluster.down(name, purge=True)
     assert _tables_of(name) == []
+    assert _processes_of(second.state_dir) == [], "a process of the crashed cluster outlived it"
     assert netrules.installed(plan), "stopping one cluster removed another's rules"
     test_the_kubernetes_service_address_reaches_the_api_server(local_cluster, plan)
 
@@ -94,6 +96,19 @@ def _crash(status: cluster.ClusterStatus) -> None:
         if component.pid:
             os.killpg(component.pid, signal.SIGKILL)
     poll(lambda: cluster.status(status.name), lambda now: now.stopped, "the killed cluster to be stopped")
+
+
+def _processes_of(state_dir: Path) -> list[str]:
+    """Command lines naming the cluster's state folder (its registry's config, for one)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(state_dir) in text:
+            found.append(text)
+    return found
 
 
 def _tables_of(name: str) -> list[str]:

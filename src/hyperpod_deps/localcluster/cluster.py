@@ -81,6 +81,7 @@ def up(name: str, spec: NodeSpec, kubeconfig_path: Path | None = None, apiserver
         netrules.require_rules()  # before a build that may take many minutes
     if with_registry:
         registry.binary()  # the same: fail before the build, with the install command
+    registry.stop(layout)  # one a crashed run left behind: _reset drops its pid file
     ports = _choose_ports(apiserver_port)
     binaries = binaries or ensure_control_plane(progress=progress)
     started = time.monotonic()
