@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.cli.exit_codes import ExitCode, fail
 from hyperpod_deps.localcluster import cluster as local
 from hyperpod_deps.localcluster import netrules, nodespec
 from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError
@@ -65,9 +64,9 @@ def up_command(name: str, kubeconfig_path: Path | None, nodes_file: Path | None,
     except (nodespec.NodeSpecError, ClusterNameError) as error:
         raise click.UsageError(str(error)) from error
     except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError, RegistryUnavailable) as error:
-        _fail(str(error), ExitCode.TOOL_UNAVAILABLE)
+        fail(str(error), ExitCode.TOOL_UNAVAILABLE)
     except (PortTaken, ComponentFailed, local.ClusterError, NetworkError) as error:
-        _fail(str(error), ExitCode.CLUSTER_FAILED)
+        fail(str(error), ExitCode.CLUSTER_FAILED)
     click.echo(f"cluster {result.name} is running; API server {result.server}")
     click.echo(_network_line(result.network))
     if result.registry:
@@ -83,7 +82,7 @@ def down_command(name: str, purge: bool) -> None:
     """Stop every process of the cluster and delete its data (certificates and logs are kept)."""
     result = local.down(name, purge=purge)
     if not result.stopped:
-        _fail(f"some processes of {name} are still running: {_running(result)}", ExitCode.CLUSTER_FAILED)
+        fail(f"some processes of {name} are still running: {_running(result)}", ExitCode.CLUSTER_FAILED)
     click.echo(f"cluster {name} is stopped")
 
 
@@ -146,7 +145,3 @@ def _as_dict(result: local.ClusterStatus) -> dict[str, object]:
                        for c in result.components],
     }
 
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(code)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import NoReturn
+
+import click
 
 
 class ExitCode(IntEnum):
@@ -13,3 +16,9 @@ class ExitCode(IntEnum):
     HELM_REFUSED = 3
     TOOL_UNAVAILABLE = 4  # a tool is missing: helm could not be fetched, or Go for the control plane
     CLUSTER_FAILED = 5  # the local cluster could not be started, or a cluster could not be reached or read
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print `error: message` on stderr and exit with `code`."""
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)

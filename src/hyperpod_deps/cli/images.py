@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn
 
 import click
 import yaml
 
 from hyperpod_deps.chart.inventory import ImageOrigin, images, origin
 from hyperpod_deps.chart.render import RenderError, render
-from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.cli.exit_codes import ExitCode, fail
 from hyperpod_deps.cli.options import build_request, fail_render, render_options, resolve_helm
 from hyperpod_deps.localcluster import cluster as local
 from hyperpod_deps.localcluster.layout import DEFAULT_NAME
@@ -80,14 +79,14 @@ def push_command(registry: str | None, cluster_name: str, archive: Path | None, 
     if registry is None:
         registry = local.status(cluster_name).registry
         if registry is None:
-            _fail(f"no REGISTRY given and local cluster {cluster_name!r} runs no registry: give one, "
+            fail(f"no REGISTRY given and local cluster {cluster_name!r} runs no registry: give one, "
                   "or `hyperpod-deps cluster up` first", ExitCode.USAGE)
     source = archive or agents_image.archive_path()
     click.echo(f"pushing {source} to {registry}/{agents_image.REPOSITORY} ...", err=True)
     try:
         pushed = push(source, registry, tls_verify)
     except PushError as error:
-        _fail(str(error), ExitCode.TOOL_UNAVAILABLE)
+        fail(str(error), ExitCode.TOOL_UNAVAILABLE)
     values = yaml.safe_dump(pushed.values(), sort_keys=False)
     if values_file is not None:
         values_file.write_text(values)
@@ -95,7 +94,3 @@ def push_command(registry: str | None, cluster_name: str, archive: Path | None, 
     click.echo("chart values that pull it (helm ... -f FILE):")
     click.echo(values.rstrip())
 
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(code)

@@ -23,13 +23,12 @@ from hyperpod_deps.chart.install import (
 )
 from hyperpod_deps.chart.preflight import OTHER_RELEASE_FLAG, adoption_refusal
 from hyperpod_deps.chart.render import DEFAULT_NAMESPACE, DEFAULT_RELEASE, RenderRequest
-from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.cli.exit_codes import ExitCode, fail
 from hyperpod_deps.cli.options import build_request, render_options, resolve_helm
 from hyperpod_deps.cli.preflight import (
     as_text,
     cluster_options,
     connect_or_exit,
-    fail,
     kubeconfig_option,
     preflight_or_exit,
 )

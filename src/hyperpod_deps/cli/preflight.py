@@ -6,14 +6,14 @@ import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from hyperpod_deps.chart.install import run_preflight
 from hyperpod_deps.chart.preflight import Conflict, PreflightReport
 from hyperpod_deps.chart.render import RenderError, RenderRequest
-from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.cli.exit_codes import ExitCode, fail
 from hyperpod_deps.cli.options import build_request, fail_render, render_options, resolve_helm
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
@@ -79,10 +79,6 @@ def preflight_or_exit(kube: Kube, helm: Path, request: RenderRequest, check_acce
     except KubeError as error:
         fail(f"reading the cluster failed: {error}", ExitCode.CLUSTER_FAILED)
 
-
-def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(code)
 
 
 def as_text(report: PreflightReport) -> str:
