@@ -19,9 +19,9 @@ XID = "NVRM: Xid (PCI:0000:b9:00): 79, pid=1, name=x, GPU has fallen off the bus
     ("6,1,2,-;", KernelLog("", 6, 1, 2, K)),
     ("6,1,2,-;a;b;c", KernelLog("a;b;c", 6, 1, 2, K)),
     # RFC 3164 syslog (/var/log/messages), with and without the kernel's own stamp.
-    (f"Nov 28 12:00:01 ip-10-1-2-3 kernel: [ 1234.567890] {XID}", KernelLog(XID, None, None, 1234567890, CLAIMED)),
+    (f"Nov 28 12:00:01 ip-1 kernel: [ 1234.567890] {XID}", KernelLog(XID, None, None, 1234567890, CLAIMED)),
     (f"Nov  2 03:04:05 host kernel: {XID}", KernelLog(XID, None, None, None, CLAIMED)),
-    (f"Nov 28 12:00:01.123456 host kernel: {XID}", KernelLog(XID, None, None, None, CLAIMED)),  # short-precise
+    (f"Nov 28 12:00:01.123456 host kernel: {XID}", KernelLog(XID, None, None, None, CLAIMED)),  # precise
     ("Nov 28 12:00:01 host systemd[1]: Started x.", KernelLog("Started x.", None, None, None, USER)),
     # RFC 3339 stamps (rsyslog's high-precision format, journalctl -o short-iso).
     (f"2024-11-28T12:00:01.123456+00:00 host kernel: {XID}", KernelLog(XID, None, None, None, CLAIMED)),
