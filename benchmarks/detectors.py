@@ -112,7 +112,8 @@ def start_agent(work: Path, log_file: Path, node: str, kubeconfig: Path) -> Dete
     port = free_port()
     settings = {
         "nodeName": node, "metricsPort": port, "stateDir": str(work / "agent-state"),
-        "sources": {"kmsg": {"enabled": False}, "logFiles": {"paths": [str(log_file)]},
+        "sources": {"journal": {"enabled": False}, "kmsg": {"enabled": False},
+                    "logFiles": {"paths": [str(log_file)], "trustKernelTag": True},
                     "nvml": {"enabled": False}, "neuron": {"enabled": False}, "efa": {"enabled": False}},
     }
     config = work / "agent.yaml"

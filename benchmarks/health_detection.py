@@ -88,9 +88,10 @@ def start_agent(workdir: Path, node: str, kubeconfig: Path) -> subprocess.Popen[
     log = workdir / "kern.log"
     log.touch()
     settings = {"platform": "generic", "metricsPort": free_port(), "stateDir": str(workdir / "state"),
-                "sources": {"kmsg": {"enabled": False}, "nvml": {"enabled": False},
-                            "neuron": {"enabled": False}, "efa": {"enabled": False},
-                            "logFiles": {"paths": [str(log)]}}}
+                "sources": {"journal": {"enabled": False}, "kmsg": {"enabled": False},
+                            "nvml": {"enabled": False}, "neuron": {"enabled": False},
+                            "efa": {"enabled": False},
+                            "logFiles": {"paths": [str(log)], "trustKernelTag": True}}}
     (workdir / "config.yaml").write_text(yaml.safe_dump(settings))
     output = (workdir / "agent.out").open("ab")
     command = [benchlib.hyperpod_deps(), "health", "agent", "--config", str(workdir / "config.yaml"),

@@ -31,6 +31,8 @@ GENERIC = "global.platform=generic"
 SCENARIO = CHART / "ci" / "35-open-health-agent-values.yaml"
 CONFIG = "/etc/hyperpod-deps/health/config.yaml"
 STATE = "/var/lib/hyperpod-deps/health-agent"
+KMSG = "health-monitoring-agent.openAgent.config.sources.kmsg.enabled=true"
+JOURNAL_PATH = "health-monitoring-agent.openAgent.config.sources.journal.path"
 
 
 def config_map(objects: list[Manifest]) -> dict[str, str]:
@@ -128,18 +130,47 @@ def test_host_paths_are_read_only_but_the_agents_own_state(render3: Renderer) ->
     objects = render3(GENERIC)
     nvidia = mounts(named(objects, "DaemonSet", AGENTS["nvidia"]))
     assert {path: m["hostPath"] for path, m in nvidia.items() if m["hostPath"]} == {
-        "/var/log": "/var/log", "/dev/kmsg": "/dev/kmsg", "/host/sys": "/sys", STATE: STATE}
+        "/var/log": "/var/log", "/host/sys": "/sys", STATE: STATE}
     for path, mount in nvidia.items():
         assert mount["readOnly"] is (path != STATE), path
     neuron = mounts(named(objects, "DaemonSet", AGENTS["neuron"]))
     assert neuron["/host/dev"] == {"volume": "host-dev", "readOnly": True, "hostPath": "/dev"}
+    with_kmsg = mounts(named(render3(GENERIC, KMSG), "DaemonSet", AGENTS["nvidia"]))
+    assert with_kmsg["/dev/kmsg"] == {"volume": "kmsg", "readOnly": True, "hostPath": "/dev/kmsg"}
+
+
+def test_by_default_the_agent_reads_the_journal_unprivileged(render3: Renderer, tmp_path: Path) -> None:
+    """journald marks the kernel's records, and its files need only a group to read: no root, no
+    capability, no /dev/kmsg."""
+    objects = render3(GENERIC)
+    settings = settings_of(objects, "nvidia", tmp_path)
+    assert settings.sources.journal.enabled and settings.sources.journal.path == Path("/var/log/journal")
+    assert not settings.sources.kmsg.enabled and not settings.sources.log_files.trust_kernel_tag
+    for ds in agents(objects):
+        pod = pod_spec(ds)["securityContext"]
+        assert pod["runAsNonRoot"] is True and pod["runAsUser"] == 65532
+        assert pod["supplementalGroups"] == [4, 190]  # adm (journald's ACL), systemd-journal on AL2023
+        container = agent_container(ds)["securityContext"]
+        assert container == {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                             "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+        assert "hyperpod-deps/privileged-reason" not in ds["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_a_volatile_journal_under_run_log_is_mounted_read_only(render3: Renderer) -> None:
+    ds = named(render3(GENERIC, f"{JOURNAL_PATH}=/run/log/journal"), "DaemonSet", AGENTS["nvidia"])
+    assert mounts(ds)["/run/log"] == {"volume": "host-run-log", "readOnly": True, "hostPath": "/run/log"}
+    assert "/run/log" not in mounts(named(render3(GENERIC), "DaemonSet", AGENTS["nvidia"]))
+    with pytest.raises(RenderError, match="journal"):
+        render3(GENERIC, f"{JOURNAL_PATH}=/etc/journal")
 
 
 def test_reading_kmsg_takes_a_privileged_root_container(render3: Renderer) -> None:
-    for ds in agents(render3(GENERIC)):
+    for ds in agents(render3(GENERIC, KMSG)):
         assert pod_spec(ds)["securityContext"]["runAsUser"] == 0
         security = agent_container(ds)["securityContext"]
         assert security == {"readOnlyRootFilesystem": True, "privileged": True}
+        assert "/dev/kmsg" in ds["spec"]["template"]["metadata"]["annotations"][
+            "hyperpod-deps/privileged-reason"]
 
 
 def test_without_kmsg_the_agent_is_non_root_with_no_capabilities() -> None:
@@ -168,7 +199,7 @@ def test_without_kmsg_an_init_container_gives_the_agent_its_state_directory() ->
 
 
 def test_a_root_agent_needs_no_init_container(render3: Renderer) -> None:
-    for ds in agents(render3(GENERIC)):
+    for ds in agents(render3(GENERIC, KMSG)):
         assert "initContainers" not in pod_spec(ds)
 
 
@@ -254,10 +285,23 @@ def test_open_agent_rbac_is_exactly_what_it_uses(render3: Renderer) -> None:
     ]
 
 
+@pytest.mark.parametrize(("values", "kernel"), [
+    ([KMSG, "health-monitoring-agent.openAgent.config.sources.journal.enabled=false"],
+     "kernel log from /dev/kmsg (privileged container),"),
+    (["health-monitoring-agent.openAgent.config.sources.logFiles.paths={/var/log/kern.log}"],
+     "/var/log/journal (non-root); /var/log/kern.log (matches only logged: a text line cannot prove"),
+    (["health-monitoring-agent.openAgent.config.sources.journal.enabled=false"],
+     "kernel log from no source: nothing reads the kernel log"),
+])
+def test_notes_say_which_kernel_sources_may_act(values: list[str], kernel: str) -> None:
+    line = next(text for text in notes(GENERIC, *values).splitlines() if "health-monitoring-agent:" in text)
+    assert kernel in line
+
+
 def test_notes_name_the_open_agent_and_how_it_reads_the_kernel_log() -> None:
     line = next(text for text in notes(GENERIC).splitlines() if "health-monitoring-agent:" in text)
     assert "the open agent (hyperpod-deps health agent)" in line
     assert f"ghcr.io/hyperpod-deps/agents:{__version__}" in line
-    assert "/dev/kmsg (privileged container)" in line
+    assert "kernel log from the journal in /var/log/journal (non-root)," in line
     assert "metrics on port 9808" in line
     assert "kubectl get nodes -L sagemaker.amazonaws.com/node-health-status" in line

@@ -40,8 +40,10 @@ XID74 = "NVRM: Xid (PCI:0000:3b:00): 74, pid={pid}, name=python, NVLink: fatal e
 XID13 = "NVRM: Xid (PCI:0000:b9:00): 13, pid={pid}, name=python, Graphics Exception: ESR 0x405840=0x1"
 # Timings short enough for a test, the shape of production: quarantines at once, the rest batched.
 SETTINGS: dict[str, Any] = {
-    "sources": {"kmsg": {"enabled": False}, "nvml": {"enabled": False}, "neuron": {"enabled": False},
-                "efa": {"enabled": False}, "logFiles": {"pollIntervalSeconds": 0.05}},
+    "sources": {"journal": {"enabled": False}, "kmsg": {"enabled": False}, "nvml": {"enabled": False},
+                "neuron": {"enabled": False}, "efa": {"enabled": False},
+                # The test writes each node's kernel log file itself, as the kernel would.
+                "logFiles": {"pollIntervalSeconds": 0.05, "trustKernelTag": True}},
     "writer": {"debounceSeconds": 0.3, "reassertIntervalSeconds": 2, "maxBackoffSeconds": 1},
     "dedupeWindowSeconds": 300, "recoveryDelaySeconds": 1,
 }

@@ -108,6 +108,8 @@ def open_agent_pod(metrics_port: int) -> tuple[dict[str, Any], dict[str, dict[st
         f"{agent}.sources.kmsg.enabled=false",
         f"{agent}.sources.logFiles.paths={{/var/log/kern.log}}",
         f"{agent}.sources.logFiles.pollIntervalSeconds=0.05",
+        f"{agent}.sources.logFiles.trustKernelTag=true",
+        f"{agent}.sources.journal.enabled=false",
         f"{agent}.writer.debounceSeconds=0.3",
         f"{agent}.metricsPort={metrics_port}",
         "job-auto-restart.enabled=false",

@@ -85,15 +85,16 @@ def _chart_agent_settings(render3: Renderer, family: str) -> dict[str, Any]:
 def test_the_chart_settings_made_local_read_only_the_nodes_log_file(
         render3: Renderer, tmp_path: Path, family: str) -> None:
     chart = _chart_agent_settings(render3, family)
-    assert chart["sources"]["kmsg"]["enabled"]  # what a real node reads, and a simulated one has not
+    assert chart["sources"]["journal"]["enabled"]  # what a real node reads, and a simulated one has not
     log = tmp_path / "messages"
     local = _local_agent_settings(chart, tmp_path, log)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(local))
     loaded = agent_settings.load(path, environ={"NODE_NAME": "n1"})
     sources = loaded.sources
-    assert not (sources.kmsg.enabled or sources.nvml.enabled or sources.neuron.enabled or sources.efa.enabled)
-    assert sources.log_files.paths == (log,)
+    assert not any(source.enabled for source in (sources.journal, sources.kmsg, sources.nvml, sources.neuron,
+                                                 sources.efa))
+    assert sources.log_files.paths == (log,) and sources.log_files.trust_kernel_tag
     assert loaded.state_dir == tmp_path / "state"
     assert loaded.metrics_port == 0  # several agents on one machine: no port to share
     # Everything else is the chart's own.

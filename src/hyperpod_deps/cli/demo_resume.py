@@ -193,11 +193,15 @@ def _alive(layout: Layout, name: str) -> None:
 
 
 def _local_agent_settings(settings: dict[str, Any], folder: Path, log: Path) -> dict[str, Any]:
-    """The chart's settings, reading the node's kernel log from a file instead of the host."""
+    """The chart's settings, reading the node's kernel log from a file instead of the host.
+
+    The file is the simulated node's kernel log, which only the demo writes: its `kernel` tag is
+    trusted here, as a site whose syslog daemon writes only kernel lines to a file would set it."""
     sources = settings["sources"]
-    for source in ("kmsg", "nvml", "neuron", "efa"):  # no host devices behind a simulated node
+    for source in ("journal", "kmsg", "nvml", "neuron", "efa"):  # no host behind a simulated node
         sources[source]["enabled"] = False
     sources["logFiles"]["paths"] = [str(log)]
+    sources["logFiles"]["trustKernelTag"] = True
     return {**settings, "stateDir": str(folder / "state"), "metricsPort": 0}
 
 

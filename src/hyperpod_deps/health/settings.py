@@ -24,10 +24,28 @@ class KmsgSource(SettingsModel):
     path: Path = Path("/dev/kmsg")
 
 
+class JournalSource(SettingsModel):
+    """The host's systemd journal files (read directly, no journalctl): journald records which
+    lines came from the kernel, so only those may drive an action, and reading them needs only
+    read access to the files, no privilege."""
+
+    enabled: bool = True
+    # Persistent journals live here; a host without one (volatile /run/log/journal only) needs
+    # that path mounted and set, or the kmsg source.
+    path: Path = Path("/var/log/journal")
+    # journald gives no wake-up a reader without inotify can wait on: the worst case added to
+    # detection latency.
+    poll_interval_seconds: float = Field(0.25, gt=0, le=10)
+
+
 class LogFilesSource(SettingsModel):
     """Text log files with kernel lines (kern.log, messages), followed across rotation."""
 
     paths: tuple[Path, ...] = ()
+    # A text line cannot prove the kernel wrote it (`logger -t kernel` forges the tag), so by
+    # default a match in these files is only logged. true: lines tagged `kernel` act, for sites
+    # whose syslog daemon writes only the kernel's messages to these files.
+    trust_kernel_tag: bool = False
     # Files give no wake-up on append: this is the worst case added to detection latency.
     poll_interval_seconds: float = Field(0.1, gt=0, le=10)
 
@@ -38,6 +56,7 @@ class PolledSource(SettingsModel):
 
 
 class Sources(SettingsModel):
+    journal: JournalSource = JournalSource()
     kmsg: KmsgSource = KmsgSource()
     log_files: LogFilesSource = LogFilesSource()
     nvml: PolledSource = PolledSource()
