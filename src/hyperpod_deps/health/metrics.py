@@ -16,7 +16,9 @@ class Metrics:
         self.faults = Counter("hyperpod_health_faults", "Faults detected, by fault type and action.",
                               ["type", "action"], registry=self.registry)
         self.evaluations = Counter("hyperpod_health_rule_evaluations",
-                                   "Records (or polls) checked against the rules, by source and result.",
+                                   "Records (or polls) checked against the rules, by source and result: "
+                                   "match, nomatch, or untrusted (a match whose writer the source cannot "
+                                   "prove to be the kernel: logged, not acted on).",
                                    ["source", "result"], registry=self.registry)
         self.detection_latency = Histogram(
             "hyperpod_health_detection_latency_seconds",

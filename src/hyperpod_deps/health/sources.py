@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from hyperpod_deps.core.health import Fault
-from hyperpod_deps.health.classify import to_fault
+from hyperpod_deps.health.classify import Matcher, Verdict, to_fault
 from hyperpod_deps.health.cursors import Cursor
-from hyperpod_deps.health.kernel_log import parse_record
+from hyperpod_deps.health.kernel_log import KernelLog
 from hyperpod_deps.health.logs import JsonLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.rules import RuleSet
+from hyperpod_deps.health.trust import Trust, untrusted_note
 from hyperpod_deps.health.watchers import KmsgReader, LogTailer
 
 Clock = Callable[[], datetime]
@@ -43,19 +44,37 @@ class Monitor(Protocol):
 
 
 class KernelClassifier:
-    """Kernel log records to Faults, counting each evaluation."""
+    """Kernel log records to Faults, counting each evaluation.
 
-    def __init__(self, rules: RuleSet, metrics: Metrics, log: JsonLog) -> None:
-        self.rules, self.metrics, self.log = rules, metrics, log
+    `trust` is the source's (health.trust): a match whose origin it does not trust is counted
+    (`untrusted`) and logged, and makes no Fault, so it neither acts nor records an event."""
+
+    def __init__(self, rules: RuleSet, metrics: Metrics, log: JsonLog, trust: Trust = Trust.KERNEL) -> None:
+        self.rules, self.metrics, self.log, self.trust = rules, metrics, log, trust
 
     def faults(self, records: list[bytes], now: datetime) -> list[Fault]:
+        """Raw records as read (a kmsg record, a log-file line), in order."""
+        matcher = Matcher(self.rules, self.trust)  # one per read: no state shared across threads
+        return self._faults([matcher.line(raw) for raw in records], now)
+
+    def faults_from_records(self, records: list[KernelLog], now: datetime) -> list[Fault]:
+        """Records a source parsed itself (the journal), whose origin it has set."""
+        matcher = Matcher(self.rules, self.trust)
+        return self._faults([matcher.record(record) for record in records], now)
+
+    def _faults(self, verdicts: list[Verdict | None], now: datetime) -> list[Fault]:
         found = []
-        for raw in records:
-            line = raw.decode("utf-8", errors="replace")
-            record = parse_record(line) if self.rules.may_match("kmsg", line) else None
-            match = self.rules.match_unfiltered("kmsg", record.message) if record else None
-            self.metrics.evaluations.labels("kmsg", "match" if match else "nomatch").inc()
-            if match is not None:
+        for verdict in verdicts:
+            match = verdict.match if verdict is not None else None
+            if verdict is None or match is None:
+                self.metrics.evaluations.labels("kmsg", "nomatch").inc()
+            elif not verdict.trusted:
+                self.metrics.evaluations.labels("kmsg", "untrusted").inc()
+                self.log.warn("kernel log match not acted on: " + untrusted_note(verdict.record.origin),
+                              rule=match.rule_path, origin=verdict.record.origin.value,
+                              trust=self.trust.value, action=match.action.value, message=match.message)
+            else:
+                self.metrics.evaluations.labels("kmsg", "match").inc()
                 found.append(to_fault(match, now))
         for fault in found:
             self.log.detection(fault)
