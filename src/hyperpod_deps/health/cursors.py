@@ -35,7 +35,20 @@ class KmsgCursor:
     seq: int
 
 
-Cursor = FileCursor | KmsgCursor
+@dataclass(frozen=True)
+class JournalCursor:
+    """The last journal entry read: its sequence (seqnum_id), sequence number and wall-clock time.
+
+    Sequence numbers go on across rotated files of one sequence; the time orders a new sequence
+    (a journal started afresh) after the old one, and skips what the new one holds from before.
+    """
+
+    seqnum_id: str
+    seqnum: int
+    realtime: int
+
+
+Cursor = FileCursor | KmsgCursor | JournalCursor
 
 
 class CursorStore:
@@ -55,6 +68,14 @@ class CursorStore:
         data = self._read(source)
         try:
             return KmsgCursor(str(data["boot_id"]), int(data["seq"])) if data else None
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def load_journal(self, source: str) -> JournalCursor | None:
+        data = self._read(source)
+        try:
+            return JournalCursor(str(data["seqnum_id"]), int(data["seqnum"]), int(data["realtime"])) \
+                if data else None
         except (KeyError, TypeError, ValueError):
             return None
 
