@@ -160,7 +160,9 @@ class JournalReader:
             candidates = [f for f in found
                           if f.header.seqnum_id == cursor.seqnum_id and f.header.tail_seqnum > cursor.seqnum]
             if not candidates:
-                if any(f.path.name == LIVE and f.header.seqnum_id == cursor.seqnum_id for f in found):
+                live = [f for f in found if f.path.name == LIVE and f.header.seqnum_id == cursor.seqnum_id]
+                if live:  # caught up: hold the live file open so that idle turns do not list the directory
+                    self._hold(live[0], cursor)
                     return False
                 candidates = self._next_sequence(found, cursor)
                 skip_until = cursor.realtime
@@ -180,6 +182,18 @@ class JournalReader:
         self.close()
         self._file, self._index, self._skip_until = opened, index, skip_until
         return True
+
+    def _hold(self, live: _Found, cursor: JournalCursor) -> None:
+        if self._file is not None and self._file.header.file_id == live.header.file_id:
+            return
+        try:
+            opened = JournalFile(live.path)
+            index = opened.first_after(cursor.seqnum)
+        except JournalError as error:
+            self._warn_once(f"{live.path}: {error}")
+            return
+        self.close()
+        self._file, self._index, self._skip_until = opened, index, None
 
     @staticmethod
     def _next_sequence(found: list[_Found], cursor: JournalCursor) -> list[_Found]:

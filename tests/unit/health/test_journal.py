@@ -235,3 +235,17 @@ def test_random_bytes_as_a_journal_never_raise_out_of_the_reader(tmp_path: Path,
         reader = JournalReader(tmp_path, saved)
         reader.read()
         reader.close()
+
+
+@needs_remote
+def test_idle_turns_read_only_the_live_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_journal(tmp_path / "system.journal", [kernel("one")])
+    reader = JournalReader(tmp_path, None)
+    reader.read()
+
+    def no_listing(_self: JournalReader) -> None:
+        raise AssertionError("listed the directory on an idle turn")
+    monkeypatch.setattr(JournalReader, "_scan", no_listing)
+    assert reader.read() == [] and reader.read() == []
+    write_journal(path, [kernel("two")], start=1)
+    assert [r.message for r in reader.read()] == ["two"]
