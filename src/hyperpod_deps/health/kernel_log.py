@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 # /dev/kmsg: "PRIORITY,SEQ,TIMESTAMP_US,FLAGS[,...];MESSAGE" (Documentation/ABI/testing/dev-kmsg).
@@ -31,8 +31,15 @@ _WALL_CLOCK = re.compile(
 _TAGGED = re.compile(
     r"(?:(?P<host>\S*[^\s:]) )?(?P<tag>[^\s:\[\]]+)(?P<pid>\[\d{1,10}\])?: ?(?P<message>.*)", re.DOTALL)
 # `dmesg -T`: "[Fri Aug 30 11:43:09 2024] message".
-_CTIME = re.compile(r"\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\] ?(?P<message>.*)",
+_CTIME = re.compile(r"\[[A-Z][a-z]{2} [A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d \d{4}\] ?(?P<message>.*)",
                     re.DOTALL)
+# `dmesg --decode` (-x) puts the record's facility and level first: "kern  :err   : ...".
+_DECODED = re.compile(
+    r"(?P<facility>kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local[0-7]) *:"
+    r"(?:emerg|alert|crit|err|warn|notice|info|debug) *: (?P<rest>.*)", re.DOTALL)
+# `dmesg --time-format iso`: "2025-05-27T04:18:56,089671+00:00 " (a comma: never a syslog stamp).
+_DMESG_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d{6}[+-]\d\d:\d\d (?P<message>.*)",
+                        re.DOTALL)
 # The kernel's own "[ 1234.567890] " monotonic stamp (dmesg, and `journalctl -o short-monotonic`).
 _STAMP = re.compile(r"\[\s*(\d{1,12})(?:\.(\d{1,9}))?\]\s?(.*)", re.DOTALL)
 # The kernel escapes bytes it will not print as \xNN; sysklogd keeps the escapes in its files.
@@ -98,9 +105,19 @@ def parse_record(raw: str | bytes) -> KernelLog | None:
     wall = _WALL_CLOCK.fullmatch(text)
     if wall:
         return _syslog(wall.group("rest"))
-    ctime = _CTIME.fullmatch(text)
-    if ctime:
-        return KernelLog(ctime.group("message").strip(), None, None, None)
+    decoded = _DECODED.fullmatch(text)
+    if decoded:
+        # dmesg decoded the record's own facility: anything but kern was written by user space.
+        record = _dmesg(decoded.group("rest"))
+        return record if decoded.group("facility") == "kern" else replace(record, origin=Origin.USERSPACE)
+    return _dmesg(text)
+
+
+def _dmesg(text: str) -> KernelLog:
+    """A dmesg line: a `-T` or `--time-format iso` stamp, the monotonic one, or none."""
+    wall = _CTIME.fullmatch(text) or _DMESG_ISO.fullmatch(text)
+    if wall:
+        return KernelLog(wall.group("message").strip(), None, None, None)
     return _with_stamp(text)
 
 

@@ -106,6 +106,9 @@ def test_origin(raw: str, origin: Origin) -> None:
      "00000008, errorString CTX SWITCH TIMEOUT, Info 0x58005",
      KernelLog("NVRM: Xid (PCI:0000:cb:00): 109, pid=1797828, name=pt_main_thread, Ch 00000008, errorString "
                "CTX SWITCH TIMEOUT, Info 0x58005", None, None, None)),
+    # ... with a one-digit day: sulao.cn/post/1165.
+    ("[Mon Feb 2 22:52:45 2026] nvidia-nvswitch2: SXid (PCI:0000:07:00.0): 12028, Non-fatal",
+     KernelLog("nvidia-nvswitch2: SXid (PCI:0000:07:00.0): 12028, Non-fatal", None, None, None)),
     # dmesg and its indented continuation lines: NVIDIA/NVSentinel issue #155.
     ("[ 1843.308145] NVRM: The NVIDIA GPU 0000:b3:00.0",
      KernelLog("NVRM: The NVIDIA GPU 0000:b3:00.0", None, None, 1843308145)),
@@ -121,6 +124,12 @@ def test_origin(raw: str, origin: Origin) -> None:
      " SUBSYSTEM=block\n",
      KernelLog("Kernel parameter elevator= does not have any effect anymore.\nPlease use sysfs", 5, 421,
                1234567, K)),
+    # `dmesg --decode --time-format iso`: leptonai/gpud pull request #870; the facility says user space.
+    ("syslog:err   : 2025-05-27T04:18:56,089671+00:00 NVRM: Xid (PCI:0000:04:00): 79, GPU has fallen off "
+     "the bus",
+     KernelLog("NVRM: Xid (PCI:0000:04:00): 79, GPU has fallen off the bus", None, None, None, USER)),
+    ("kern  :err   : [ 1843.308145] NVRM: The NVIDIA GPU 0000:b3:00.0",
+     KernelLog("NVRM: The NVIDIA GPU 0000:b3:00.0", None, None, 1843308145)),
     # A user's message, `logger`'s default tag being the user's name: rsyslog/rsyslog issue #1138.
     ("Aug 23 13:50:39 ghetto saken: HELLO", KernelLog("HELLO", None, None, None, USER)),
     # CR LF line endings.
@@ -200,6 +209,7 @@ def test_json_near_misses_are_plain_text(raw: str) -> None:
     ("2021-06-01T08:13:11,077924-04:00 kernel: x", Origin.UNKNOWN),  # dmesg --time-format iso: not syslog
     ("30,7,8,-;kernel: NVRM: Xid", USER),
     ("Lockdep #012: held", Origin.UNKNOWN),
+    ("audit:info: not a dmesg facility", Origin.UNKNOWN),
 ])
 def test_near_misses(raw: str, origin: Origin) -> None:
     record = parse_record(raw)
