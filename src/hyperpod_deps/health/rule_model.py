@@ -64,6 +64,10 @@ class Rule(_Strict):
     action_from: ActionFrom | None = Field(None, alias="actionFrom")
     priority: int = 100
     enabled: bool = True
+    # Where the line format was seen: a public URL, or a repository path such as
+    # torvalds/linux drivers/pci/pcie/aer.c. Optional for users' rules; the shipped hand-written
+    # rules all name one, so a reviewer can check a pattern against the text it claims to match.
+    seen_in: str | None = Field(None, alias="seenIn", min_length=1)
     _regex: re.Pattern[str] = PrivateAttr()
 
     @model_validator(mode="after")

@@ -99,7 +99,7 @@ def test_an_added_rule_matches_after_the_shipped_specific_ones_and_before_catch_
     generic = GOOD.replace("custom (?P<what>\\w+) failure", r"NVRM: Xid .*: \d+,")
     rules = extra("source: kmsg\nrules:" + generic)
     assert rule_of(rules, "NVRM: Xid (PCI:0000:b9:00): 79, x") == "xid-79"
-    assert rule_of(rules, "NVRM: Xid (PCI:0000:b9:00): 92, x") == "custom"
+    assert rule_of(rules, "NVRM: Xid (PCI:0000:b9:00): 185, x") == "custom"
 
 
 def test_priority_puts_an_added_rule_first() -> None:
@@ -142,9 +142,9 @@ def test_escalation_by_id_or_by_source_path() -> None:
 
 def test_fault_types_are_the_documented_set() -> None:
     assert RuleSet.load().fault_types() == [
-        "EFAUnhealthy", "FilesystemUnhealthy", "MemoryUnhealthy", "NeuronDeviceUnhealthy",
-        "NvidiaGPUApplicationError", "NvidiaGPUThrottled", "NvidiaGPUUnhealthy", "NvidiaNVLinkUnhealthy",
-        "NvidiaNVSwitchUnhealthy", "SoftwareError"]
+        "EFAUnhealthy", "FilesystemUnhealthy", "HostHardwareUnhealthy", "MemoryUnhealthy",
+        "NeuronDeviceUnhealthy", "NvidiaGPUApplicationError", "NvidiaGPUThrottled", "NvidiaGPUUnhealthy",
+        "NvidiaNVLinkUnhealthy", "NvidiaNVSwitchUnhealthy", "SoftwareError", "StorageUnhealthy"]
 
 
 def test_every_reboot_class_hardware_rule_escalates_to_replace() -> None:
