@@ -132,6 +132,7 @@ check: $(BIN)/.installed
 	@echo "==> generated files"
 	$(BIN)/python hack/gen_instance_types.py --check
 	$(BIN)/python hack/gen_crds.py --check
+	$(BIN)/python hack/gen_nvidia_rules.py --check
 	$(BIN)/python hack/gen_health_rules_doc.py --check
 
 test: setup check control-plane operators image
@@ -141,6 +142,7 @@ test: setup check control-plane operators image
 generate: $(BIN)/.installed
 	$(BIN)/python hack/gen_instance_types.py
 	$(BIN)/python hack/gen_crds.py
+	$(BIN)/python hack/gen_nvidia_rules.py
 	$(BIN)/python hack/gen_health_rules_doc.py
 
 clean:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generate docs/health-rules.md, the table of the shipped health rules, from the rule files.
 
-Reads src/hyperpod_deps/health/rules/*.yaml through the same loader the agent uses. Run with
+Reads src/hyperpod_deps/health/rules/*.yaml (kmsg-nvidia.yaml included) through the same loader
+the agent uses. Run with
 --check to fail (exit 1) when the committed page differs from what the rule files produce.
 """
 from __future__ import annotations
@@ -16,7 +17,8 @@ from hyperpod_deps.health.rules import SOURCES, Rule, RuleSet
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs/health-rules.md"
 TITLES = {
-    "kmsg": "Kernel log (`kmsg.yaml`): /dev/kmsg records or /var/log/messages lines",
+    "kmsg": "Kernel log (`kmsg.yaml`, and `kmsg-nvidia.yaml` generated from NVIDIA's Xid and SXid "
+            "catalogues): /dev/kmsg records or /var/log/messages lines",
     "nvml": "NVML (`nvml.yaml`): the GPU monitor's findings",
     "neuron": "Neuron (`neuron.yaml`): device count and neuron-monitor counters",
     "efa": "EFA (`efa.yaml`): hw_counters that rose between two polls",

@@ -1,4 +1,4 @@
-"""The health rules: shipped rule files (one per source) plus users' extra documents.
+"""The health rules: shipped rule files (per source) plus users' extra documents.
 
 Within a source, rules are tried by ascending `priority` (default 100), ties in load order
 (shipped files first, then extra documents in the order given); the first rule that matches
@@ -21,10 +21,14 @@ __all__ = ["SOURCES", "ActionFrom", "Match", "Rule", "RuleError", "RuleSet", "Ru
 
 
 def shipped_sources() -> list[RuleSource]:
-    """The rule files shipped in the package, one per source."""
+    """The rule files shipped in the package: per source `<source>.yaml`, then its
+    `<source>-*.yaml` by name (kmsg-nvidia.yaml is generated from NVIDIA's catalogues). The order
+    is fixed because it breaks priority ties."""
     folder = resources.files("hyperpod_deps.health").joinpath("rules")
-    return [RuleSource(f"rules/{source}.yaml", folder.joinpath(f"{source}.yaml").read_text())
-            for source in SOURCES]
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+    ordered = [name for source in SOURCES
+               for name in [f"{source}.yaml", *(n for n in names if n.startswith(f"{source}-"))]]
+    return [RuleSource(f"rules/{name}", folder.joinpath(name).read_text()) for name in ordered]
 
 
 def read_sources(extra: Sequence[Path | RuleSource]) -> list[RuleSource]:
