@@ -134,6 +134,7 @@ check: $(BIN)/.installed
 	$(BIN)/python hack/gen_crds.py --check
 	$(BIN)/python hack/gen_nvidia_rules.py --check
 	$(BIN)/python hack/gen_health_rules_doc.py --check
+	$(BIN)/python hack/gen_health_accuracy_doc.py --check
 
 test: setup check control-plane operators image
 	@echo "==> pytest"
@@ -144,6 +145,7 @@ generate: $(BIN)/.installed
 	$(BIN)/python hack/gen_crds.py
 	$(BIN)/python hack/gen_nvidia_rules.py
 	$(BIN)/python hack/gen_health_rules_doc.py
+	$(BIN)/python hack/gen_health_accuracy_doc.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -107,15 +107,22 @@ def test_a_cursor_past_the_end_means_the_file_was_truncated_while_down(log: Path
     assert LogTailer(log, saved).read() == [b"old line 1", b"old line 2"]
 
 
-def test_binary_garbage_and_endless_lines_come_out_in_bounded_pieces(log: Path) -> None:
+def test_binary_garbage_and_endless_lines_are_cut_at_the_line_limit(log: Path) -> None:
     tailer = LogTailer(log, None)
     garbage = bytes(range(256)).replace(b"\n", b"") * 3
     append(log, garbage + b"\n" + b"x" * (MAX_LINE + 10))
     lines = tailer.read()
-    assert lines[0] == garbage
-    assert [len(piece) for piece in lines[1:]] == [MAX_LINE, 10]
-    append(log, b"\nnormal\n")
-    assert tailer.read() == [b"normal"]  # the rest of the long line was empty
+    assert lines == [garbage, b"x" * MAX_LINE]
+    append(log, b"more of the same line\nnormal\n")
+    assert tailer.read() == [b"normal"]  # the rest of the long line was dropped
+
+
+def test_the_rest_of_a_cut_line_cannot_pose_as_a_record(log: Path) -> None:
+    """A process that writes one huge line cannot slip a kmsg-shaped record in past the cut."""
+    tailer = LogTailer(log, None)
+    forged = b"0,1,2,-;NVRM: Xid (PCI:0000:01:00): 79, pid=1, name=x, GPU has fallen off the bus."
+    append(log, b"y" * MAX_LINE + forged + b"\nnext\n")
+    assert tailer.read() == [b"y" * MAX_LINE, b"next"]
 
 
 def test_an_unwritable_state_directory_is_reported_once_and_tolerated(tmp_path: Path) -> None:

@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hyperpod_deps.health.cursors import JournalCursor
-from hyperpod_deps.health.journal_compress import zstd_available
 from hyperpod_deps.health.journal_file import Header, JournalEntry, JournalError, JournalFile
 from hyperpod_deps.health.kernel_log import KernelLog, Origin
 from hyperpod_deps.health.watchers import MAX_LINE
@@ -121,8 +120,7 @@ class JournalReader:
             self._skip_until = None
         if "MESSAGE" not in entry.fields and entry.unreadable:
             self.unreadable += 1
-            self._warn_once(f"{file.path}: compressed messages cannot be decoded here"
-                            + ("" if zstd_available() else " (ZSTD needs a zstd module)") + "; skipped")
+            self._warn_once(f"{file.path}: a compressed message could not be decoded; skipped")
             return None
         record = to_kernel_log(entry)
         return None if self.kernel_only and record.origin is not Origin.KERNEL else record

@@ -2,17 +2,20 @@
 
 journald compresses a field only when its payload reaches a threshold (512 bytes by default), so
 most kernel records are stored plain. XZ uses the stdlib; LZ4 is a small block decoder here (the
-format is simple and the objects are small); ZSTD has no stdlib decoder before Python 3.14, so it
-is used only where a module for it happens to be importable (`compression.zstd`,
-`backports.zstd`, `zstandard`). Every function returns None for what it cannot decode, never
-raises, and never produces more than `limit` bytes, so a hostile object cannot blow up memory.
+format is simple and the objects are small); ZSTD, systemd's default, is the stdlib's
+`compression.zstd` from Python 3.14 and its backport before. Every function returns None for what
+it cannot decode, never raises, and never produces more than `limit` bytes, so a hostile object
+cannot blow up memory.
 """
 from __future__ import annotations
 
-import importlib
-import io
 import lzma
-from typing import Any
+import sys
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 XZ, LZ4, ZSTD = 1, 2, 4  # object flags (journal-def.h: OBJECT_COMPRESSED_*)
 
@@ -25,10 +28,6 @@ def decompress(flags: int, blob: bytes, limit: int) -> bytes | None:
     if flags & ZSTD:
         return _zstd(blob, limit)
     return None
-
-
-def zstd_available() -> bool:
-    return _zstd_module() is not None
 
 
 def _xz(blob: bytes, limit: int) -> bytes | None:
@@ -92,30 +91,7 @@ def _length(src: bytes, i: int, nibble: int) -> tuple[int, int]:
 
 
 def _zstd(blob: bytes, limit: int) -> bytes | None:
-    module = _zstd_module()
-    if module is None:
-        return None
     try:
-        if module.__name__ == "zstandard":  # no max_length there: read through a stream instead
-            reader = module.ZstdDecompressor().stream_reader(io.BytesIO(blob))
-            return bytes(reader.read(limit))
-        return bytes(module.ZstdDecompressor().decompress(blob, max_length=limit))
-    except Exception:  # a third-party decoder's own error types; a bad object is not our crash
+        return bytes(zstd.ZstdDecompressor().decompress(blob, max_length=limit))
+    except (zstd.ZstdError, EOFError, ValueError):
         return None
-
-
-_ZSTD_MODULES = ("compression.zstd", "backports.zstd", "zstandard")
-_zstd_cache: list[Any] = []
-
-
-def _zstd_module() -> Any:
-    if not _zstd_cache:
-        found = None
-        for name in _ZSTD_MODULES:
-            try:
-                found = importlib.import_module(name)
-                break
-            except ImportError:
-                continue
-        _zstd_cache.append(found)
-    return _zstd_cache[0]

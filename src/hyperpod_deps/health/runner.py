@@ -16,6 +16,7 @@ from pathlib import Path
 from hyperpod_deps.core import wire
 from hyperpod_deps.health import nodewatch
 from hyperpod_deps.health.cursors import Cursor, CursorStore, boot_id
+from hyperpod_deps.health.journal import JournalReader
 from hyperpod_deps.health.logs import JsonLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.monitors import monitors
@@ -28,10 +29,12 @@ from hyperpod_deps.health.sources import (
     KernelClassifier,
     SourceThread,
     file_turn,
+    journal_turn,
     kmsg_turn,
     monitor_turn,
     utc_now,
 )
+from hyperpod_deps.health.trust import Trust, log_file_trust
 from hyperpod_deps.health.watchers import KmsgFile, KmsgReader, LogTailer
 from hyperpod_deps.health.writer import NodeWriter
 from hyperpod_deps.kube.client import Kube
@@ -75,8 +78,7 @@ class Agent:
         if self.settings.metrics_port:
             server = self.metrics.serve(self.settings.metrics_port)
             self._closers.append(server.shutdown)
-        classifier = KernelClassifier(self.rules, self.metrics, self.log)
-        self._start_kernel_sources(classifier)
+        self._start_kernel_sources()
         nodewatch.NodeWatch(self.kube, self.settings.node_name, self.inbox, self.stopping, self.log,
                             self.settings.writer.max_backoff_seconds).start()
         self.log.info("health agent started", node=self.settings.node_name, platform=self.settings.platform,
@@ -125,8 +127,13 @@ class Agent:
             self.cursors.save(source, cursor)
         self._unsaved.clear()
 
-    def _start_kernel_sources(self, classifier: KernelClassifier) -> None:
+    def _start_kernel_sources(self) -> None:
+        """Each source trusts what it can prove: the journal and kmsg their kernel records only,
+        log files what the admin vouched for (trustKernelTag), else nothing."""
         sources = self.settings.sources
+        kernel = KernelClassifier(self.rules, self.metrics, self.log, Trust.KERNEL)
+        if sources.journal.enabled:
+            self._start_journal(kernel)
         if sources.kmsg.enabled:
             try:
                 device = KmsgFile(sources.kmsg.path)
@@ -137,12 +144,26 @@ class Agent:
             else:
                 self._closers.append(device.close)
                 reader = KmsgReader(device, boot_id(self.boot_id_file), self.cursors.load_kmsg("kmsg"))
-                self._thread("kmsg", kmsg_turn(reader, classifier, self.clock, self.metrics), 0)
+                self._thread("kmsg", kmsg_turn(reader, kernel, self.clock, self.metrics), 0)
+        files = KernelClassifier(self.rules, self.metrics, self.log,
+                                 log_file_trust(sources.log_files.trust_kernel_tag))
         for path in sources.log_files.paths:
             tailer = LogTailer(path, self.cursors.load_file(str(path)))
             self._closers.append(tailer.close)
-            self._thread(str(path), file_turn(tailer, classifier, self.clock),
+            self._thread(str(path), file_turn(tailer, files, self.clock),
                          sources.log_files.poll_interval_seconds)
+
+    def _start_journal(self, classifier: KernelClassifier) -> None:
+        journal = self.settings.sources.journal
+        if not journal.path.is_dir():
+            self.log.warn("no journal folder; the journal source is off (a host without a persistent "
+                          "journal: set sources.journal.path, or use kmsg; see docs/health-agent.md)",
+                          path=str(journal.path))
+            return
+        reader = JournalReader(journal.path, self.cursors.load_journal("journal"),
+                               warn=lambda text: self.log.warn(text, source="journal"))
+        self._closers.append(reader.close)
+        self._thread("journal", journal_turn(reader, classifier, self.clock), journal.poll_interval_seconds)
 
     def _start_pollers(self) -> None:
         """Polled monitors compare with what the instance type should have: they start once the

@@ -18,6 +18,7 @@ from typing import Protocol
 from hyperpod_deps.core.health import Fault
 from hyperpod_deps.health.classify import Matcher, Verdict, to_fault
 from hyperpod_deps.health.cursors import Cursor
+from hyperpod_deps.health.journal import JournalReader
 from hyperpod_deps.health.kernel_log import KernelLog
 from hyperpod_deps.health.logs import JsonLog
 from hyperpod_deps.health.metrics import Metrics
@@ -116,6 +117,22 @@ def file_turn(tailer: LogTailer, classifier: KernelClassifier, clock: Clock) -> 
         last[0] = tailer.cursor
         faults = classifier.faults(records, clock())
         return Detected(str(tailer.path), tuple(faults), read_at, tailer.cursor, tailer.backlog)
+    return turn
+
+
+def journal_turn(reader: JournalReader, classifier: KernelClassifier,
+                 clock: Clock) -> Callable[[], Detected | None]:
+    """Journal entries arrive parsed, with the origin journald recorded for them."""
+    last: list[object] = [reader.cursor]
+
+    def turn() -> Detected | None:
+        records = reader.read()
+        read_at = time.monotonic()
+        if not records and reader.cursor == last[0]:
+            return None
+        last[0] = reader.cursor
+        faults = classifier.faults_from_records(records, clock())
+        return Detected("journal", tuple(faults), read_at, reader.cursor, reader.backlog)
     return turn
 
 

@@ -32,6 +32,7 @@ class LogTailer:
         self._identity: tuple[int, int] | None = None
         self._offset = 0  # bytes consumed through the last complete line
         self._pending = b""  # a line still being written
+        self._cutting = False  # the start of an over-long line went out: drop the rest of it
         self._draining: list[bytes] = []
         self.backlog = False  # the last read stopped at READ_CHUNK with more to come
         self._start(saved)
@@ -89,7 +90,7 @@ class LogTailer:
                 if file_identity(os.fstat(old.fileno())) != (saved.device, saved.inode):
                     return []
                 old.seek(saved.offset)
-                return [piece for line in old.read().split(b"\n") for piece in _split_long(line)]
+                return [line[:MAX_LINE] for line in old.read().split(b"\n") if line]
         except OSError:
             return []
 
@@ -100,7 +101,7 @@ class LogTailer:
             return
         self._file, self._identity = handle, file_identity(os.fstat(handle.fileno()))
         handle.seek(offset)
-        self._offset, self._pending = offset, b""
+        self._offset, self._pending, self._cutting = offset, b"", False
 
     def _drain(self) -> list[bytes]:
         """The rest of a file that was rotated away, then let it go."""
@@ -108,7 +109,9 @@ class LogTailer:
         lines: list[bytes] = []
         while chunk := self._file.read(READ_CHUNK):
             lines += self._lines(chunk)
-        lines += _split_long(self._take_pending())  # its last line will get no newline now
+        last = self._take_pending()  # its last line will get no newline now
+        lines += [] if self._cutting or not last else [last[:MAX_LINE]]
+        self._cutting = False
         self.close()
         self._identity = None
         return lines
@@ -118,17 +121,23 @@ class LogTailer:
         return pending
 
     def _lines(self, data: bytes) -> list[bytes]:
+        """Complete lines, each cut at MAX_LINE. The rest of a cut line is dropped, not handed out
+        as lines of its own: text deep inside a line could otherwise pose as a record's header."""
         *complete, self._pending = (self._pending + data).split(b"\n")
         self._offset += sum(len(line) + 1 for line in complete)
-        lines = [piece for line in complete for piece in _split_long(line)]
-        if len(self._pending) > MAX_LINE:  # no newline in sight: hand it out in pieces
+        lines = []
+        for line in complete:
+            if self._cutting:  # the tail of the line whose start already went out
+                self._cutting = False
+            elif line:
+                lines.append(line[:MAX_LINE])
+        if len(self._pending) > MAX_LINE:  # no newline in sight: hand out its start, skip the rest
             self._offset += len(self._pending)
-            lines += _split_long(self._take_pending())
+            pending = self._take_pending()
+            if not self._cutting:
+                lines.append(pending[:MAX_LINE])
+                self._cutting = True
         return lines
-
-
-def _split_long(line: bytes) -> list[bytes]:
-    return [line[i:i + MAX_LINE] for i in range(0, len(line), MAX_LINE)] if line else []
 
 
 class KmsgDevice(Protocol):
