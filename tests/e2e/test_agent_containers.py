@@ -41,6 +41,7 @@ from tests.e2e.health_agent_support import (
 from tests.e2e.kube_support import Kube
 from tests.e2e.waiting import poll
 from tests.support.charts import CHART
+from tests.support.journal_files import kernel, logger_line, needs_remote, write_journal
 
 pytestmark = [pytest.mark.e2e]
 
@@ -98,18 +99,23 @@ def rendered(*assignments: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(output) if d]
 
 
-def open_agent_pod(metrics_port: int) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+def open_agent_pod(
+    metrics_port: int, *, journal: bool = False
+) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
     """The open agent's NVIDIA DaemonSet pod spec and its ConfigMaps, as the chart renders them for
-    a generic cluster that reads the kernel log from /var/log/kern.log (no /dev/kmsg: the pod then
-    runs unprivileged, as user 65532)."""
+    a generic cluster: with `journal`, reading the host's journal (the chart's default: no
+    /dev/kmsg, the pod runs as user 65532 in groups adm and systemd-journal), else
+    /var/log/kern.log, whose kernel tag the site vouches for."""
     agent = "health-monitoring-agent.openAgent.config"
-    objects = rendered(
-        "global.platform=generic",
-        f"{agent}.sources.kmsg.enabled=false",
+    sources = [f"{agent}.sources.journal.pollIntervalSeconds=0.05"] if journal else [
         f"{agent}.sources.logFiles.paths={{/var/log/kern.log}}",
         f"{agent}.sources.logFiles.pollIntervalSeconds=0.05",
         f"{agent}.sources.logFiles.trustKernelTag=true",
         f"{agent}.sources.journal.enabled=false",
+    ]
+    objects = rendered(
+        "global.platform=generic",
+        *sources,
         f"{agent}.writer.debounceSeconds=0.3",
         f"{agent}.metricsPort={metrics_port}",
         "job-auto-restart.enabled=false",
@@ -222,3 +228,47 @@ def test_the_open_agent_quarantines_its_node_from_a_real_container(
     assert "Traceback" not in output, output[-3000:]
     # Kept once the writer is idle, and on the way out at the latest.
     assert list((tmp_path / "state").iterdir()), "the agent keeps its read position on the hostPath"
+
+
+SYSTEMD_JOURNAL_GID = 190  # Amazon Linux's and Fedora's; one of the chart's default groups
+
+
+@needs_remote
+def test_the_unprivileged_agent_acts_on_the_kernels_journal_records_only(
+    world: World, image_layout: Path, tmp_path: Path
+) -> None:
+    """The chart's default pod: the host's journal, readable only by root and systemd-journal as
+    journald leaves it, read by user 65532 through the pod's groups. A `logger` line quoting an
+    Xid 79 acts on nothing; the same line from the kernel quarantines the node."""
+    node = "journal-agent-node"
+    create_node(world.kube, node)
+    pod, config_maps = open_agent_pod(free_port(), journal=True)
+    assert 190 in pod["securityContext"]["supplementalGroups"]
+    runner = container(world, tmp_path, pod, config_maps, image_layout)
+    runner.env = {"NODE_NAME": node}
+    folder = tmp_path / "host-log" / "journal" / "0123456789abcdef0123456789abcdef"
+    folder.mkdir(parents=True)
+    journal = write_journal(folder / "system.journal", [kernel("Linux version 6.1.0 (builder)")])
+    for path, mode in ((folder.parent, 0o2755), (folder, 0o2750), (journal, 0o640)):
+        os.chown(path, 0, SYSTEMD_JOURNAL_GID)
+        path.chmod(mode)
+    assert prepare_state(runner, pod).returncode == 0
+    runner.start()
+    try:
+        poll(lambda: [line for line in runner.log_lines() if "health agent started" in line], bool,
+             "the agent in its container to start", 60)
+        forged = XID79.format(pid=4242)
+        write_journal(journal, [logger_line(forged)], start=1)
+        poll(lambda: [line for line in runner.log_lines() if "not acted on" in line], bool,
+             "the agent to read the logger line and decline it", 60)
+        assert NodeState.of(world.kube, node).health != wire.UNSCHEDULABLE_PENDING_REPLACEMENT
+        write_journal(journal, [kernel(forged)], start=2)
+        state = poll(lambda: NodeState.of(world.kube, node),
+                     lambda n: n.health == wire.UNSCHEDULABLE_PENDING_REPLACEMENT,
+                     f"{node} quarantined from the kernel's journal record", 60)
+        assert state.conditions["NvidiaGPUUnhealthy"]["reason"] == "XidHardwareFailure"
+    finally:
+        code = runner.stop()
+    output = "\n".join(runner.log_lines())
+    assert code == 0 and "Traceback" not in output, output[-3000:]
+    assert "permission" not in output.lower(), output[-3000:]

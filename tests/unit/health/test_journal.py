@@ -23,7 +23,7 @@ from hyperpod_deps.health.journal import JournalReader
 from hyperpod_deps.health.journal_file import JournalFile
 from hyperpod_deps.health.kernel_log import KernelLog, Origin
 from hyperpod_deps.health.watchers import MAX_LINE
-from tests.unit.health.test_journal_file import REMOTE, export, kernel, needs_remote, user_kmsg, write_journal
+from tests.support.journal_files import REMOTE, export, kernel, needs_remote, user_kmsg, write_journal
 
 
 def _can_unshare() -> str | None:

@@ -7,10 +7,9 @@ format the host's journald writes (compact, keyed hash, ZSTD on Debian's systemd
 from __future__ import annotations
 
 import lzma
-import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,47 +18,9 @@ from hypothesis import strategies as st
 
 from hyperpod_deps.health.journal_compress import LZ4, XZ, ZSTD, decompress, lz4_block
 from hyperpod_deps.health.journal_file import JournalError, JournalFile, parse_header
+from tests.support.journal_files import BOOT, kernel, needs_remote, user_kmsg, write_journal
 
-REMOTE = Path("/lib/systemd/systemd-journal-remote")
-needs_remote = pytest.mark.skipif(
-    not REMOTE.exists(), reason=f"{REMOTE} is absent (Debian package systemd-journal-remote; "
-                                "`make host-packages` installs it)")
-BOOT = "0123456789abcdef0123456789abcdef"
 FIELDS = frozenset({"MESSAGE", "_TRANSPORT", "SYSLOG_FACILITY", "PRIORITY", "SYSLOG_IDENTIFIER"})
-Record = Mapping[str, str | bytes]
-
-
-def export(records: Sequence[Record], start: int = 0) -> bytes:
-    """The journal export format; values as binary fields, so any byte and newline survive."""
-    out = bytearray()
-    for number, record in enumerate(records, start):
-        out += f"__REALTIME_TIMESTAMP={1_700_000_000_000_000 + number}\n".encode()
-        out += f"__MONOTONIC_TIMESTAMP={5_000_000 + number}\n_BOOT_ID={BOOT}\n".encode()
-        for name, value in record.items():
-            raw = value.encode() if isinstance(value, str) else value
-            out += name.encode() + b"\n" + len(raw).to_bytes(8, "little") + raw + b"\n"
-        out += b"\n"
-    return bytes(out)
-
-
-def write_journal(path: Path, records: Sequence[Record], *, start: int = 0, compact: bool = True,
-                  compress: bool = True) -> Path:
-    """Write (or append to) `path` with systemd's journal writer."""
-    env = {**os.environ, "SYSTEMD_JOURNAL_COMPACT": "1" if compact else "0", "SYSTEMD_LOG_LEVEL": "err"}
-    subprocess.run([str(REMOTE), f"--output={path}", f"--compress={'yes' if compress else 'no'}", "-"],
-                   input=export(records, start), env=env, check=True, capture_output=True, timeout=60)
-    return path
-
-
-def kernel(message: str) -> dict[str, str]:
-    return {"MESSAGE": message, "_TRANSPORT": "kernel", "SYSLOG_FACILITY": "0", "PRIORITY": "3",
-            "SYSLOG_IDENTIFIER": "kernel"}
-
-
-def user_kmsg(message: str) -> dict[str, str]:
-    """What journald records for a line a program wrote to /dev/kmsg: the kernel made it facility 1."""
-    return {"MESSAGE": message, "_TRANSPORT": "kernel", "SYSLOG_FACILITY": "1", "PRIORITY": "5",
-            "SYSLOG_IDENTIFIER": "forger"}
 
 
 def entries(file: JournalFile) -> Iterator[dict[str, bytes]]:
