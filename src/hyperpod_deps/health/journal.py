@@ -225,24 +225,30 @@ class JournalReader:
     def _files(self) -> list[Path]:
         try:
             names = os.listdir(self._dir)
-        except OSError:
+        except FileNotFoundError:
+            return []  # not there yet: read from its start once it is
+        except OSError as error:  # a pod without the journal's group: say so, it reads nothing
+            self._warn_once(f"{self._dir}: cannot list the journal: {error}")
             return []
         return [self._dir / name for name in sorted(names)
                 if name == LIVE or (name.startswith("system@") and name.endswith((".journal", ".journal~")))]
 
     def _resolve(self) -> Path:
         """The machine-id directory when given the one above it (the most recently written)."""
-        if (self.directory / LIVE).exists() or any(self.directory.glob("system@*.journal")):
-            return self.directory
         best: tuple[float, Path] | None = None
-        try:
+        try:  # unreadable (no group to read it with) is answered by read(), with a warning
+            if (self.directory / LIVE).exists() or any(self.directory.glob("system@*.journal")):
+                return self.directory
             children = [child for child in self.directory.iterdir() if _MACHINE_ID.fullmatch(child.name)]
         except OSError:
             return self.directory
         for child in children:
             try:
                 written = (child / LIVE).stat().st_mtime
-            except OSError:
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                self._warn_once(f"{child}: cannot read the journal: {error}")
                 continue
             if best is None or written > best[0]:
                 best = (written, child)

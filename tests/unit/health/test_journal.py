@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -244,3 +246,37 @@ def test_idle_turns_read_only_the_live_header(tmp_path: Path, monkeypatch: pytes
     assert reader.read() == [] and reader.read() == []
     write_journal(path, [kernel("two")], start=1)
     assert [r.message for r in reader.read()] == ["two"]
+
+
+_AS_NOBODY = """
+import os, sys
+from pathlib import Path
+from hyperpod_deps.health.journal import JournalReader
+os.setgroups([]); os.setgid(65532); os.setuid(65532)
+warned = []
+reader = JournalReader(Path(sys.argv[1]), None, warn=warned.append)
+print(len(reader.read()), warned)
+"""
+
+
+@needs_remote
+@pytest.mark.skipif(os.geteuid() != 0, reason="changes user to 65532")
+@pytest.mark.parametrize("closed", ["folder", "file"])
+def test_a_journal_the_user_may_not_read_is_a_warning_not_a_crash(closed: str) -> None:
+    """A pod without the journal's group: the agent says why it reads nothing, and keeps running."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as scratch:  # pytest's own folders are root-only
+        top = Path(scratch)
+        top.chmod(0o755)
+        folder = top / "0123456789abcdef0123456789abcdef"
+        folder.mkdir()
+        journal = write_journal(folder / "system.journal", [kernel("x")])
+        if closed == "folder":
+            folder.chmod(0o700)
+        else:
+            journal.chmod(0o600)
+        done = subprocess.run([sys.executable, "-c", _AS_NOBODY, str(top)], capture_output=True, text=True,
+                              timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    said = "cannot read the journal" if closed == "folder" else "system.journal: cannot open"
+    assert done.stdout.startswith("0 [") and said in done.stdout and "Permission denied" in done.stdout, \
+        done.stdout
