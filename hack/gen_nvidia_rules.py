@@ -69,6 +69,19 @@ LINE_RULES: list[dict[str, Any]] = [
                     "resets it, as RESET_GPU.",
      "match": r"Assertion failed: Reset required \[NV_ERR_RESET_REQUIRED\]",
      **_GPU_HW, **_REBOOT},
+    # Its own rule, not an alternative in the one above: the prefilter keys on a literal every
+    # match holds, and "NVRM: " alone would let every driver line through.
+    {"id": "gpu-init-failed-minor",
+     "description": "The driver could not initialise the GPU, as older drivers say it (rm_init_adapter, "
+                    "with the device's minor number); as RmInitAdapter failed.",
+     "match": r"(?:GPU (?P<pci>[0-9A-Fa-f:.]+): )?rm_init_adapter failed",
+     **_GPU_HW, **_REBOOT},
+    {"id": "driver-api-mismatch",
+     "description": "The user-space driver and the kernel module are different versions: no GPU "
+                    "work runs until they match; NVIDIA's bucket for driver issues is UPDATE_SWFW, "
+                    "a warning (a reboot does not fix it).",
+     "match": r"NVRM: API mismatch: the client has the version (?P<client>[\d.]+)",
+     "faultType": "NvidiaGPUUnhealthy", "reason": "XidUnclassified", "action": "warning"},
     {"id": "nvlink-discovery-failed",
      "description": "The driver could not read the NVLink peers' link state at discovery; the links "
                     "stay down until a reset, as Xid 74's reset.",
