@@ -14,6 +14,7 @@ from typing import Any
 from hyperpod_deps.core.health import Action
 from hyperpod_deps.health.prefilter import Prefilter
 from hyperpod_deps.health.rule_documents import SOURCES, merge
+from hyperpod_deps.health.rule_index import RuleIndex
 from hyperpod_deps.health.rule_model import ActionFrom, Match, Rule, RuleError, RuleSource
 from hyperpod_deps.health.thresholds import EfaThresholds, NeuronThresholds, NvmlThresholds
 
@@ -58,6 +59,7 @@ class RuleSet:
             for source in SOURCES
         }
         self._prefilters = {s: Prefilter(r.regex for r in rules) for s, rules in self._by_source.items()}
+        self._indexes = {source: RuleIndex(rules) for source, rules in self._by_source.items()}
         self._thresholds: dict[str, dict[str, Any]] = merged.thresholds
 
     @classmethod
@@ -73,7 +75,7 @@ class RuleSet:
 
     def match_unfiltered(self, source: str, message: str) -> Match | None:
         """Like match, for a caller that already passed `may_match`."""
-        for rule in self._by_source[source]:
+        for rule in self._indexes[source].candidates(message):
             found = rule.regex.search(message)
             if found:
                 return Match(rule.id, rule.fault_type, rule.reason, rule.resolve(found),

@@ -11,7 +11,9 @@ from tests.unit.health.samples import near_misses, samples
 
 
 @pytest.mark.parametrize(("pattern", "expected"), [
-    (r"NVRM: Xid \((?:PCI:)?(?P<pci>[0-9a-f:.]+)\): (?P<xid>79),", ["NVRM: Xid ("]),
+    # A group of literals is required text like the rest: "): 79," tells Xid rules apart.
+    (r"NVRM: Xid \((?:PCI:)?(?P<pci>[0-9a-f:.]+)\): (?P<xid>79),", ["NVRM: Xid (", "79,"]),
+    (r"NVRM: Xid \((?P<pci>[0-9a-f:.]+)\): (?P<xid>\d+)", ["NVRM: Xid ("]),
     (r"abc|abd", []),  # an alternation at the top level has no required literal
     (r"(?i)NVRM: Xid", []),  # case-insensitive: no literal is safe
     (r"ab+c", []),  # runs shorter than 3 characters are not keywords
