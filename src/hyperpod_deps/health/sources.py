@@ -22,7 +22,7 @@ from hyperpod_deps.health.journal import JournalReader
 from hyperpod_deps.health.kernel_log import KernelLog
 from hyperpod_deps.health.logs import JsonLog
 from hyperpod_deps.health.metrics import Metrics
-from hyperpod_deps.health.rules import RuleSet
+from hyperpod_deps.health.rules import Match, RuleSet
 from hyperpod_deps.health.trust import Trust, untrusted_note
 from hyperpod_deps.health.watchers import KmsgReader, LogTailer
 
@@ -44,14 +44,23 @@ class Monitor(Protocol):
     def poll(self, now: datetime) -> list[Fault]: ...
 
 
+UNTRUSTED_LOG_SECONDS = 60.0
+
+
 class KernelClassifier:
     """Kernel log records to Faults, counting each evaluation.
 
     `trust` is the source's (health.trust): a match whose origin it does not trust is counted
-    (`untrusted`) and logged, and makes no Fault, so it neither acts nor records an event."""
+    (`untrusted`) and logged, and makes no Fault, so it neither acts nor records an event. The
+    log line is written once per rule and origin per UNTRUSTED_LOG_SECONDS (with how many were
+    left out), so whoever writes forged lines cannot flood the agent's log either."""
 
-    def __init__(self, rules: RuleSet, metrics: Metrics, log: JsonLog, trust: Trust = Trust.KERNEL) -> None:
+    def __init__(self, rules: RuleSet, metrics: Metrics, log: JsonLog, trust: Trust = Trust.KERNEL,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.rules, self.metrics, self.log, self.trust = rules, metrics, log, trust
+        self._monotonic = monotonic
+        # (rule, origin) -> (when last logged, matches left out since)
+        self._untrusted: dict[tuple[str, str], tuple[float, int]] = {}
 
     def faults(self, records: list[bytes], now: datetime) -> list[Fault]:
         """Raw records as read (a kmsg record, a log-file line), in order."""
@@ -71,9 +80,7 @@ class KernelClassifier:
                 self.metrics.evaluations.labels("kmsg", "nomatch").inc()
             elif not verdict.trusted:
                 self.metrics.evaluations.labels("kmsg", "untrusted").inc()
-                self.log.warn("kernel log match not acted on: " + untrusted_note(verdict.record.origin),
-                              rule=match.rule_path, origin=verdict.record.origin.value,
-                              trust=self.trust.value, action=match.action.value, message=match.message)
+                self._log_untrusted(verdict, match)
             else:
                 self.metrics.evaluations.labels("kmsg", "match").inc()
                 found.append(to_fault(match, now))
@@ -81,6 +88,19 @@ class KernelClassifier:
             self.log.detection(fault)
             self.metrics.faults.labels(fault.type, fault.action.value).inc()
         return found
+
+
+    def _log_untrusted(self, verdict: Verdict, match: Match) -> None:
+        key = (match.rule_path, verdict.record.origin.value)
+        now = self._monotonic()
+        last, left_out = self._untrusted.get(key, (None, 0))
+        if last is not None and now - last < UNTRUSTED_LOG_SECONDS:
+            self._untrusted[key] = (last, left_out + 1)
+            return
+        self._untrusted[key] = (now, 0)
+        self.log.warn("kernel log match not acted on: " + untrusted_note(verdict.record.origin),
+                      rule=match.rule_path, origin=verdict.record.origin.value, trust=self.trust.value,
+                      action=match.action.value, message=match.message, earlier_not_logged=left_out)
 
 
 class SourceThread(threading.Thread):

@@ -58,3 +58,18 @@ def test_records_parsed_by_their_source() -> None:
     faults = journal.faults_from_records(records, NOW)
     assert [f.rule for f in faults] == ["kmsg/xid-79"] and faults[0].timestamp == "2025-05-18T19:02:39Z"
     assert (count(metrics, "match"), count(metrics, "untrusted"), count(metrics, "nomatch")) == (1, 1, 1)
+
+
+def test_forged_lines_cannot_flood_the_log() -> None:
+    """One warning per rule and origin a minute, saying how many were left out; every one counted."""
+    clock = [100.0]
+    out, metrics = io.StringIO(), Metrics()
+    kernel = KernelClassifier(RULES, metrics, JsonLog(out, clock=lambda: NOW), Trust.KERNEL,
+                              monotonic=lambda: clock[0])
+    forged = f"11,6,7,-;{XID}".encode()
+    assert kernel.faults([forged] * 500, NOW) == []
+    clock[0] += 61
+    kernel.faults([forged], NOW)
+    warnings = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [w["earlier_not_logged"] for w in warnings] == [0, 499]
+    assert count(metrics, "untrusted") == 501
