@@ -56,3 +56,15 @@ def test_bytes_and_text_agree_even_around_undecodable_bytes() -> None:
     prefilter = Prefilter([re.compile("NVRM: Xid"), re.compile("EDAC MC")])
     for raw in (b"\xffNVRM: Xid\xfe", b"NVRM:\xff Xid", b"EDAC\x00MC", "caf\u00e9 EDAC MC".encode()):
         assert prefilter.may_match(raw) == prefilter.may_match(raw.decode("utf-8", errors="replace"))
+
+
+@pytest.mark.parametrize(("pattern", "keyword"), [
+    (r"NVRM: Xid \((?P<pci>\S+)\)", "NVRM: Xid ("),  # already starts at a capital
+    (r"INFO: task (?P<task>.+) blocked for more than", "ked for more than"),  # from the rare 'k'
+    (r"timeout", "imeout"),
+    (r"BUG: ", "BUG: "),  # shorter than a part would be: whole
+])
+def test_keywords_start_at_a_rare_character(pattern: str, keyword: str) -> None:
+    """The engine tries a keyword wherever its first character occurs; any part of a required
+    text is required too, so starting later costs nothing in exactness."""
+    assert Prefilter([re.compile(pattern)]).keywords == [keyword]
