@@ -207,7 +207,7 @@ def test_plugins_run_with_no_capabilities_and_only_the_host_paths_they_need(rend
         resources = container(objects, daemonset)["resources"]
         assert {"cpu", "memory"} <= set(resources["requests"]) and "memory" in resources["limits"]
     assert set(host_paths(objects, NVIDIA_DS)) == {"/var/lib/kubelet/device-plugins"}
-    assert set(host_paths(objects, NEURON_DS)) == {"/var/lib/kubelet/device-plugins", "/run"}
+    assert set(host_paths(objects, NEURON_DS)) == {"/var/lib/kubelet/device-plugins", "/run/infa-map.json"}
     assert set(host_paths(objects, EFA_DS)) == {
         "/var/lib/kubelet/device-plugins",
         "/dev/infiniband",
@@ -243,6 +243,38 @@ def test_nvidia_settings_reach_the_plugin_environment(render3: Renderer) -> None
     )
 
 
+def test_no_plugin_can_reach_the_container_runtime_socket(render3: Renderer) -> None:
+    """A plugin that could open the runtime's socket (/run/containerd/containerd.sock, or the
+    docker or CRI-O ones, all under /run) would own its node: no host path may hold one."""
+    objects = render3()
+    sockets = ("/run/containerd/containerd.sock", "/run/docker.sock", "/run/crio/crio.sock")
+    for daemonset, _, _ in PLUGINS.values():
+        for path in host_paths(objects, daemonset):
+            for socket in sockets:
+                assert not (socket + "/").startswith(path.rstrip("/") + "/"), f"{daemonset} mounts {path}"
+
+
+def test_the_neuron_plugin_reads_its_infrastructure_map_read_only(render3: Renderer) -> None:
+    objects = render3()
+    spec = pod_spec(named(objects, "DaemonSet", NEURON_DS))
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m for m in container(objects, NEURON_DS)["volumeMounts"]}
+    mount = mounts["/run/infa-map.json"]
+    assert mount["readOnly"] is True
+    assert volumes[mount["name"]]["hostPath"] == {"path": "/run/infa-map.json", "type": "File"}
+    # The kubelet's device-plugins directory is the one place it writes (its socket).
+    writable = {path for path, m in mounts.items() if not m.get("readOnly")}
+    assert writable == {"/var/lib/kubelet/device-plugins"}
+
+
+def test_the_neuron_plugin_cannot_replace_pods_or_node_status(render3: Renderer) -> None:
+    """`update` replaces a whole object (a pod's image included); AWS documents get/patch only."""
+    role = named(render3(), "ClusterRole", "neuron-device-plugin")
+    verbs = {resource: set(rule["verbs"]) for rule in role["rules"] for resource in rule["resources"]}
+    assert "update" not in verbs["pods"] | verbs["nodes/status"]
+    assert verbs["pods"] == {"get", "list", "watch", "patch"}
+
+
 # --- Neuron RBAC ------------------------------------------------------------------
 
 
@@ -254,8 +286,8 @@ def test_neuron_plugin_account_is_fixed_and_bound_in_the_release_namespace(rende
     role = named(objects, "ClusterRole", "neuron-device-plugin")
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": [""], "resources": ["nodes/status"], "verbs": ["patch", "update"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "patch", "update"]},
+        {"apiGroups": [""], "resources": ["nodes/status"], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "patch"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     ]
     binding = named(objects, "ClusterRoleBinding", "neuron-device-plugin")
