@@ -93,12 +93,12 @@ def test_cluster_role_is_least_privilege(default: list[Manifest]) -> None:
         },
         {"apiGroups": [""], "resources": ["pods"], "verbs": ALL_VERBS_ON_PODS},
         {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list", "watch", "create", "update"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
         {
             "apiGroups": ["scheduling.k8s.io"],
             "resources": ["priorityclasses"],
             "verbs": ["get", "list", "watch"],
         },
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     ]
     for rule in rules:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"]
@@ -164,6 +164,44 @@ def test_watch_namespace_and_extra_args(render3: Renderer) -> None:
         *NO_CRDS, "mpi-operator.watchNamespace=team-a", "mpi-operator.extraArgs={--threadiness=4}"
     )
     assert container(objects)["args"][2:] == ["--namespace=team-a", "--threadiness=4"]
+
+
+def test_a_watched_namespace_confines_its_grants_to_that_namespace(render3: Renderer) -> None:
+    """The operator's informers and writes stay in --namespace: reading every Secret of the
+    cluster (the jobs' SSH keys and everyone else's) is granted only where it works."""
+    default = render3(*NO_CRDS)
+    objects = render3(*NO_CRDS, "mpi-operator.watchNamespace=team-a")
+    cluster_rules = named(objects, "ClusterRole", NAME)["rules"]
+    assert cluster_rules == [
+        {
+            "apiGroups": ["scheduling.k8s.io"],
+            "resources": ["priorityclasses"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    role = named(objects, "Role", f"{NAME}-jobs")
+    assert role["metadata"]["namespace"] == "team-a"
+    # Everything namespaced the ClusterRole grants without watchNamespace, the Role grants there.
+    cluster_wide = named(default, "ClusterRole", NAME)["rules"]
+    namespaced = [r for r in cluster_wide if r["apiGroups"] != ["scheduling.k8s.io"]]
+    assert role["rules"] == namespaced
+    assert any("secrets" in r["resources"] for r in role["rules"])
+    binding = named(objects, "RoleBinding", f"{NAME}-jobs")
+    assert binding["metadata"]["namespace"] == "team-a"
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": f"{NAME}-jobs",
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": "kube-system"}]
+
+
+def test_volcano_queues_stay_cluster_wide_with_a_watched_namespace(render3: Renderer) -> None:
+    objects = render3(*NO_CRDS, "mpi-operator.watchNamespace=team-a", "mpi-operator.gangScheduler=volcano")
+    cluster = {res for r in named(objects, "ClusterRole", NAME)["rules"] for res in r["resources"]}
+    assert cluster == {"priorityclasses", "queues"}
+    namespaced = {res for r in named(objects, "Role", f"{NAME}-jobs")["rules"] for res in r["resources"]}
+    assert "podgroups" in namespaced and "queues" not in namespaced
 
 
 @pytest.mark.parametrize(

@@ -158,13 +158,32 @@ def test_namespaced_role_holds_the_lease_and_the_cert_secret(default: list[Manif
             "resources": ["leases"],
             "verbs": ["get", "list", "watch", "create", "update", "patch"],
         },
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "update"]},
+        # The rotator's informer lists the namespace's Secrets; it reads and writes only its own.
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["dependencies-training-operator-webhook-cert"],
+            "verbs": ["get", "update"],
+        },
     ]
+    secret_rules = [r for r in named(default, "Role", NAME)["rules"] if "secrets" in r["resources"]]
+    assert all("resourceNames" in r for r in secret_rules if {"get", "update"} & set(r["verbs"]))
     assert named(default, "RoleBinding", NAME)["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
         "name": NAME,
     }
+
+
+def test_the_webhook_refuses_kube_system(render3: Renderer) -> None:
+    """Its certificate rotator lists every Secret of the operator's namespace."""
+    with pytest.raises(RenderError, match="could read every kube-system Secret"):
+        render3(*NO_CRDS, "trainingOperators.namespace=kube-system")
+    objects = render3(
+        *NO_CRDS, "trainingOperators.namespace=kube-system", "trainingOperators.webhook.enabled=false"
+    )
+    assert not [r for r in named(objects, "Role", NAME)["rules"] if "secrets" in r["resources"]]
 
 
 def test_webhook_validates_each_enabled_kind_through_the_service(default: list[Manifest]) -> None:

@@ -67,6 +67,9 @@ validator.training-operator.kubeflow.org
 {{- if and (gt (int .Values.replicas) 1) (not .Values.leaderElection.enabled) -}}
 {{- fail (printf "trainingOperators.replicas=%d with leader election off: every replica would reconcile the same jobs. Set --set trainingOperators.leaderElection.enabled=true (or replicas=1)." (int .Values.replicas)) -}}
 {{- end -}}
+{{- if and .Values.webhook.enabled (eq (include "training-operators.namespace" .) "kube-system") -}}
+{{- fail "trainingOperators.namespace=kube-system with the webhook on: the operator's certificate rotator lists every Secret of its namespace, so it could read every kube-system Secret. Keep it in a namespace of its own (the default: --set trainingOperators.namespace=kubeflow), or turn the webhook off (--set trainingOperators.webhook.enabled=false)." -}}
+{{- end -}}
 {{- $ports := list (int .Values.metrics.port) (int .Values.probes.port) -}}
 {{- if .Values.webhook.enabled -}}
 {{- $ports = append $ports (int .Values.webhook.port) -}}
