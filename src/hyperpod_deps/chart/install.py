@@ -136,10 +136,7 @@ def helm_command(helm: Path, action: str, request: RenderRequest, kubeconfig: Pa
                  extra: Sequence[str] = ()) -> list[str]:
     """`helm install|upgrade <release> <chart> --namespace <ns>` with the same values as the render."""
     args = [str(helm), action, request.release, str(request.chart), "--namespace", request.namespace]
-    for values_file in request.values_files:
-        args += ["--values", str(values_file)]
-    for assignment in request.set_values:
-        args += ["--set", assignment]
+    args += request.value_args()
     return args + _kubeconfig_args(kubeconfig) + list(extra)
 
 

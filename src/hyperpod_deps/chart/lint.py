@@ -1,4 +1,6 @@
-"""`helm lint --strict`, then a render (helm checks values against every schema), then the semantic checks."""
+"""`helm lint --strict`, then a render (helm checks the enabled components' values against their
+schemas), every subchart's values against its schema whether enabled or not, then the semantic
+checks."""
 from __future__ import annotations
 
 import subprocess
@@ -7,6 +9,7 @@ from pathlib import Path
 
 from hyperpod_deps.chart.checks import Finding, run_checks
 from hyperpod_deps.chart.render import RenderError, RenderRequest, render
+from hyperpod_deps.chart.subchart_schemas import UnknownKey, unknown_keys
 
 
 @dataclass
@@ -16,25 +19,25 @@ class LintReport:
     render_error: str | None = None
     findings: list[Finding] = field(default_factory=list)
     objects_checked: int = 0
+    # Keys no subchart schema knows, turned on or not (helm checks only the enabled ones).
+    unknown_keys: list[UnknownKey] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.helm_lint_ok and self.render_error is None and not self.findings
+        return (self.helm_lint_ok and self.render_error is None and not self.findings
+                and not self.unknown_keys)
 
 
 def helm_lint(helm: Path, request: RenderRequest) -> tuple[bool, str]:
     args = [str(helm), "lint", "--strict", str(request.chart), "--namespace", request.namespace]
-    for values_file in request.values_files:
-        args += ["--values", str(values_file)]
-    for assignment in request.set_values:
-        args += ["--set", assignment]
+    args += request.value_args()
     result = subprocess.run(args, capture_output=True, text=True, check=False)
     return result.returncode == 0, (result.stdout + result.stderr).strip()
 
 
 def lint(helm: Path, request: RenderRequest) -> LintReport:
     ok, output = helm_lint(helm, request)
-    report = LintReport(helm_lint_output=output, helm_lint_ok=ok)
+    report = LintReport(helm_lint_output=output, helm_lint_ok=ok, unknown_keys=unknown_keys(request))
     try:
         objects = render(helm, request)
     except RenderError as error:

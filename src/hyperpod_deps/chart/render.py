@@ -26,14 +26,23 @@ class RenderRequest:
     values_files: tuple[Path, ...] = ()
     set_values: tuple[str, ...] = ()
     extra_args: tuple[str, ...] = field(default=())
+    # helm's --set-string: the value stays a string (an id of digits such as targetId=123).
+    set_string_values: tuple[str, ...] = ()
 
-    def helm_args(self) -> list[str]:
-        args = ["template", self.release, str(self.chart), "--namespace", self.namespace]
+    def value_args(self) -> list[str]:
+        """--values, --set and --set-string as helm takes them (helm applies them in that order)."""
+        args: list[str] = []
         for values_file in self.values_files:
             args += ["--values", str(values_file)]
         for assignment in self.set_values:
             args += ["--set", assignment]
-        return args + list(self.extra_args)
+        for assignment in self.set_string_values:
+            args += ["--set-string", assignment]
+        return args
+
+    def helm_args(self) -> list[str]:
+        args = ["template", self.release, str(self.chart), "--namespace", self.namespace]
+        return args + self.value_args() + list(self.extra_args)
 
 
 def render_text(helm: Path, request: RenderRequest) -> str:
