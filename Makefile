@@ -21,11 +21,16 @@ help:
 	@echo "make operators  build the Kubeflow training and MPI operators that the e2e tests run (make npd: node-problem-detector)"
 	@echo "make cluster-up a local control plane with simulated HyperPod nodes (make cluster-down stops it)"
 
-$(BIN)/.installed: pyproject.toml
+# CI installs the versions the agents image ships: image/requirements.lock, less its hashes (the
+# test tools are not in it), is the constraints file, so every package the two share is the same.
+CONSTRAINTS := $(VENV)/constraints.txt
+
+$(BIN)/.installed: pyproject.toml image/requirements.lock
 	@echo "==> creating $(VENV) and installing hyperpod-deps with its test dependencies"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	sed -e 's/ --hash=[^ ]*//g' -e '/^#/d' image/requirements.lock > $(CONSTRAINTS)
+	$(BIN)/pip install --quiet -e '.[test]' --constraint $(CONSTRAINTS)
 	@touch $@
 
 # checkov pins packaging<24, which clashes with pytest: it gets its own venv in the cache.
@@ -58,9 +63,12 @@ image: $(BIN)/.installed host-packages
 image-lock: $(BIN)/.installed host-packages
 	$(BIN)/python -m hyperpod_deps.toolchain.agents_image --refresh-locks
 
-# The real helm 3 and helm 4 (and kubectl) binaries, fetched once into the cache.
+# The real helm 3 and helm 4 (and kubectl) binaries, fetched once into the cache; AWS's
+# SageMaker HyperPod client (sagemaker-hyperpod, pinned) in a venv of its own there, for the
+# e2e tests that drive the chart's roles with it.
 tools: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov
 	@$(BIN)/python -m hyperpod_deps.toolchain
+	@$(BIN)/python -m hyperpod_deps.toolchain.hyperpod_client
 
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, built from their
 # Go modules into the cache. The first build takes many minutes; later runs cost nothing.
