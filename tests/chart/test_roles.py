@@ -13,7 +13,9 @@ from hyperpod_deps.toolchain.helm import helm_path
 from tests.support.charts import CHART, Renderer, named, of_kind
 
 # Cluster-scoped resources that must never appear in a Role (a Role only ever
-# applies inside its namespace, so granting them there grants nothing).
+# applies inside its namespace, so granting them there grants nothing). The one
+# exception is get on namespaces: the API server checks it against the namespace
+# read, so a Role grants reading its own namespace.
 NEVER_IN_A_ROLE = CLUSTER_SCOPED_RESOURCES | {
     "nodes",
     "namespaces",
@@ -25,6 +27,14 @@ NEVER_IN_A_ROLE = CLUSTER_SCOPED_RESOURCES | {
     "customresourcedefinitions",
 }
 
+# What AWS's SageMaker HyperPod client needs besides the Kubeflow jobs (docs/client-roles.md).
+HYPERPOD_CLIENT_RULES = [
+    {"apiGroups": ["sagemaker.amazonaws.com"], "resources": ["hyperpodpytorchjobs"],
+     "verbs": ["create", "get", "list", "watch", "patch", "update", "delete"]},
+    {"apiGroups": ["sagemaker.amazonaws.com"], "resources": ["hyperpodpytorchjobs/status"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "delete"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+]
 CLUSTER_ROLE = "hyperpod-scientist-user-cluster-role"
 # HyperPod's chart's group names: <roleName>-cluster-level and <roleName>-<namespace>-level.
 CLUSTER_GROUP = "hyperpod-scientist-user-cluster-role-cluster-level"
@@ -46,6 +56,8 @@ def assert_least_privilege(role: Manifest) -> None:
         for key in ("apiGroups", "resources", "verbs", "resourceNames"):
             assert "*" not in rule.get(key, []), f"{role['metadata']['name']}: wildcard in {key}"
         if role["kind"] == "Role":
+            if rule["resources"] == ["namespaces"] and rule["verbs"] == ["get"]:
+                continue  # checked against the namespace read: the Role's own (docs/client-roles.md)
             for resource in rule["resources"]:
                 assert resource.split("/")[0] not in NEVER_IN_A_ROLE, (
                     f"Role {role['metadata']['name']} grants cluster-scoped {resource}"
@@ -141,6 +153,8 @@ def test_namespaced_role_grants_running_jobs_in_kubeflow(render: Renderer) -> No
     assert role["rules"] == [
         {"apiGroups": ["kubeflow.org"], "resources": ["pytorchjobs", "mpijobs"], "verbs": JOB_VERBS},
         {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": JOB_VERBS},
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+        *HYPERPOD_CLIENT_RULES,
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
         {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]},

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hyperpod_deps.chart.render import Manifest, RenderError, RenderRequest, render
-from tests.chart.test_roles import assert_least_privilege, group, install_notes
+from tests.chart.test_roles import HYPERPOD_CLIENT_RULES, assert_least_privilege, group, install_notes
 from tests.support.charts import CHART, SUBCHARTS, Renderer, kinds, named, of_kind
 
 TEAM = "team-role-and-bindings"
@@ -87,6 +87,8 @@ def test_umbrella_team_id_creates_the_team_roles(render: Renderer) -> None:
     assert role["rules"] == [
         {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": JOB_VERBS},
         {"apiGroups": ["kubeflow.org"], "resources": ["pytorchjobs", "mpijobs"], "verbs": JOB_VERBS},
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+        *HYPERPOD_CLIENT_RULES,
         {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
         {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": READ},

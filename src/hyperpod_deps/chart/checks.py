@@ -47,10 +47,15 @@ def check_rbac_rules(obj: Manifest) -> Iterator[str]:
         for key in ("apiGroups", "resources", "nonResourceURLs"):
             if "*" in (rule.get(key) or []):
                 yield f"rule {index}: wildcard in {key}"
-        if obj["kind"] == "Role":
+        if obj["kind"] == "Role" and not _reads_own_namespace(rule):
             for resource in rule.get("resources") or []:
                 if resource.split("/")[0] in CLUSTER_SCOPED_RESOURCES:
                     yield f"rule {index}: {resource} is cluster-scoped; a Role cannot grant it"
+
+
+def _reads_own_namespace(rule: Manifest) -> bool:
+    """get on namespaces is checked against the namespace read, so a Role grants its own."""
+    return list(rule.get("resources") or []) == ["namespaces"] and list(rule.get("verbs") or []) == ["get"]
 
 
 def check_labels(obj: Manifest) -> Iterator[str]:

@@ -31,6 +31,16 @@ def write(path: Path, cluster: str, server: str, pki: Path, identity: str, user:
     return _write_private(path, text)  # it holds a cluster-admin key
 
 
+def for_person(admin_kubeconfig: Path, pki: Path, identity: str, user: str, target: Path) -> Path:
+    """A kubeconfig for the cluster of `admin_kubeconfig` that authenticates with the client
+    certificate <identity>.crt in `pki` (pki.issue_client_certificate makes it)."""
+    config = yaml.safe_load(admin_kubeconfig.read_text())
+    cluster = config["clusters"][0]
+    return _write_private(target, render(cluster["name"], cluster["cluster"]["server"],
+                                         (pki / "ca.crt").read_bytes(), (pki / f"{identity}.crt").read_bytes(),
+                                         (pki / f"{identity}.key").read_bytes(), user))
+
+
 def with_token(kubeconfig: Path, user: str, token: str, target: Path) -> Path:
     """The same cluster as `kubeconfig`, authenticated by a bearer token instead (for example a
     ServiceAccount's, so a local process acts with exactly that account's rights)."""

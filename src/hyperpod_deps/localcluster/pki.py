@@ -61,6 +61,17 @@ def ensure_pki(directory: Path, service_ip: str) -> None:
         _signed(directory, client.file, subject, "clientAuth")
 
 
+def issue_client_certificate(directory: Path, name: str, user: str, groups: tuple[str, ...] = ()) -> None:
+    """A client certificate for a person: CN the user, one O per group, signed by the cluster's
+    CA and kept as <name>.crt / <name>.key beside the components' own. Clients that ignore a
+    kubeconfig's impersonation settings (the Python kubernetes client) authenticate as exactly
+    this user and these groups."""
+    if not (directory / "ca.key").exists():
+        raise PkiError(f"no cluster CA in {directory}: bring the cluster up first")
+    subject = "".join(f"/O={group}" for group in groups) + f"/CN={user}"
+    _signed(directory, name, subject, "clientAuth", f"# subject {subject}")
+
+
 def _signed(directory: Path, name: str, subject: str, usage: str, extra: str = "") -> None:
     crt, made_with = directory / f"{name}.crt", directory / f"{name}.ext.made"
     lines = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment",

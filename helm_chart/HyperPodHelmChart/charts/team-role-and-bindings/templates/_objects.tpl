@@ -4,10 +4,12 @@ Task-governance RBAC for one team. Object and group names are HyperPod's
   ClusterRole  hyperpod-ns-<id>-cluster-role    cluster-scoped reads only
   Role         hyperpod-ns-<id>-namespace-role  namespace-scoped resources only
   group        hyperpod-ns-<id>-namespace-level-group
-Compared with the upstream roles, the Role holds no cluster-scoped resources
-(they have no effect in a Role) and no "describe" verb (there is none:
-kubectl describe uses get and list); what else differs, and why, is in
-docs/upstream-grants.md.
+Compared with the upstream roles, the Role holds no "describe" verb (there is
+none: kubectl describe uses get and list) and one cluster-scoped resource
+only: get on namespaces, which the API server checks against the namespace
+being read, so in this Role it reads the team namespace and no other. What
+else differs, and why, is in docs/upstream-grants.md; which client call
+needs each grant is in docs/client-roles.md.
 
 Rendered by this chart's own rbac.yaml when it is enabled (installed on its
 own), and by the umbrella's templates/team-role-and-bindings.yaml from the
@@ -31,6 +33,9 @@ metadata:
   name: {{ $namespace }}
   labels:
     {{- $labels | nindent 4 }}
+    # What HyperPod task governance puts on a team namespace: the SageMaker
+    # HyperPod client finds a member's namespace by this label.
+    sagemaker.amazonaws.com/sagemaker-managed-queue: "true"
 {{- end }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -101,6 +106,29 @@ rules:
       {{- end }}
     verbs: ["create", "get", "list", "watch", "patch", "update", "delete"]
   {{- end }}
+  # The team namespace itself (the client's read_namespace before each
+  # command; its labels tell it the namespace is SageMaker-managed).
+  - apiGroups: [""]
+    resources: ["namespaces"]
+    verbs: ["get"]
+  # HyperPodPyTorchJob (served by HyperPod's training operator add-on):
+  # hyp create|list|describe|delete hyp-pytorch-job. Its status is the
+  # operator's to write; members read it.
+  - apiGroups: ["sagemaker.amazonaws.com"]
+    resources: ["hyperpodpytorchjobs"]
+    verbs: ["create", "get", "list", "watch", "patch", "update", "delete"]
+  - apiGroups: ["sagemaker.amazonaws.com"]
+    resources: ["hyperpodpytorchjobs/status"]
+    verbs: ["get"]
+  # A recipe job's configuration (training-config-<job>), which the client
+  # creates beside the job and `hyp delete` removes with it; and the Secrets a
+  # recipe submits. Nothing reads them back: no get, list or update.
+  - apiGroups: [""]
+    resources: ["configmaps"]
+    verbs: ["create", "delete"]
+  - apiGroups: [""]
+    resources: ["secrets"]
+    verbs: ["create"]
   # Follow the jobs' pods and read their logs. Pods are created by the job
   # controllers, not by members.
   - apiGroups: [""]
