@@ -36,9 +36,8 @@ def for_person(admin_kubeconfig: Path, pki: Path, identity: str, user: str, targ
     certificate <identity>.crt in `pki` (pki.issue_client_certificate makes it)."""
     config = yaml.safe_load(admin_kubeconfig.read_text())
     cluster = config["clusters"][0]
-    return _write_private(target, render(cluster["name"], cluster["cluster"]["server"],
-                                         (pki / "ca.crt").read_bytes(), (pki / f"{identity}.crt").read_bytes(),
-                                         (pki / f"{identity}.key").read_bytes(), user))
+    ca, cert, key = ((pki / name).read_bytes() for name in ("ca.crt", f"{identity}.crt", f"{identity}.key"))
+    return _write_private(target, render(cluster["name"], cluster["cluster"]["server"], ca, cert, key, user))
 
 
 def with_token(kubeconfig: Path, user: str, token: str, target: Path) -> Path:
