@@ -52,6 +52,16 @@ JOB_VERBS = ("create", "get", "list", "watch", "patch", "update", "delete")
 READ = ("get", "list", "watch")
 
 
+def _client_grants() -> set[tuple[str, str, str]]:
+    """What AWS's SageMaker HyperPod client needs beyond the Kubeflow jobs (docs/client-roles.md)."""
+    return ({("hyperpodpytorchjobs.sagemaker.amazonaws.com", "", v) for v in JOB_VERBS}
+            | {("hyperpodpytorchjobs.sagemaker.amazonaws.com/status", "", "get"),
+               ("configmaps", "", "create"), ("configmaps", "", "delete"), ("secrets", "", "create")})
+
+
+HYPERPOD_CLIENT = _client_grants()
+
+
 @dataclass(frozen=True)
 class Subject:
     user: str
@@ -169,7 +179,8 @@ def test_team_members_hold_exactly_their_team_role(kubectl_rbac: list[str]) -> N
                 | grants(("pods", "events", "events.events.k8s.io", "localqueues.kueue.x-k8s.io"), READ)
                 | grants(("pods/log",), ("get",))
                 | grants(("workloads.kueue.x-k8s.io",), (*READ, "patch"))
-                | grants(("namespaces",), ("get", "list")))  # as upstream's team ClusterRole
+                | grants(("namespaces",), ("get", "list"))  # as upstream's team ClusterRole
+                | HYPERPOD_CLIENT)
     assert granted(kubectl_rbac, TEAM_A, "hyperpod-ns-team-a") == expected
 
 
@@ -181,7 +192,9 @@ def test_the_scientist_cluster_role_reads_and_nothing_more(kubectl_rbac: list[st
 def test_the_namespaced_role_holds_exactly_its_grants(kubectl_rbac: list[str]) -> None:
     expected = (grants(("pytorchjobs.kubeflow.org", "mpijobs.kubeflow.org", "jobs.batch"), JOB_VERBS)
                 | grants(("pods", "events", "events.events.k8s.io"), READ)
-                | grants(("pods/log",), ("get",)))
+                | grants(("pods/log",), ("get",))
+                | grants(("namespaces",), ("get",))  # its own namespace, which the client reads
+                | HYPERPOD_CLIENT)
     assert granted(kubectl_rbac, NAMESPACED_SCIENTIST, "kubeflow") == expected
     assert granted(kubectl_rbac, NAMESPACED_SCIENTIST, "default") == set()
 
@@ -198,6 +211,10 @@ CASES = [
     (TEAM_A, "update", "pytorchjobs.kubeflow.org", "hyperpod-ns-team-b", None, False),
     (TEAM_A, "create", "pods", "hyperpod-ns-team-a", None, False),
     (TEAM_A, "get", "secrets", "hyperpod-ns-team-a", None, False),
+    (TEAM_A, "create", "secrets", "hyperpod-ns-team-a", None, True),  # a recipe job's, never read back
+    (TEAM_A, "list", "secrets", "hyperpod-ns-team-a", None, False),
+    (TEAM_A, "delete", "configmaps", "hyperpod-ns-team-b", None, False),
+    (TEAM_B, "get", "namespaces/hyperpod-ns-team-b", None, None, True),
     (TEAM_B, "create", "pytorchjobs.kubeflow.org", "hyperpod-ns-team-b", None, True),
     (TEAM_B, "create", "pytorchjobs.kubeflow.org", "hyperpod-ns-team-a", None, False),
     (TEAM_B, "get", "clusterqueues.kueue.x-k8s.io/hyperpod-ns-team-b-clusterqueue", None, None, True),
