@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from hyperpod_deps.core.instance_types import efa_capable
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.toolchain import hyperpod_client
 from hyperpod_deps.toolchain.helm import helm_path
@@ -209,3 +210,16 @@ def test_team_b_is_refused_everything_in_team_a(people: dict[str, ClientAs]) -> 
     assert admin.returncode == 0 and "No jobs found." in admin.stdout, admin.output
 
 
+
+
+def test_every_instance_type_the_client_accepts_efa_on_runs_the_efa_plugin() -> None:
+    """The client's own table (sagemaker.hyperpod.training.constants.INSTANCE_RESOURCES: `efa` > 0
+    is what `--efa` is validated against) against the one source of the chart's EFA list."""
+    script = ("import json; from sagemaker.hyperpod.training.constants import INSTANCE_RESOURCES as r; "
+              "print(json.dumps(sorted(t for t, v in r.items() if v.get('efa', 0) > 0)))")
+    listed = subprocess.run([str(hyperpod_client.python()), "-W", "ignore", "-c", script],
+                            capture_output=True, text=True, check=True,
+                            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
+    client_efa = set(json.loads(listed.stdout))
+    assert len(client_efa) > 30, client_efa  # the table was read, not an empty stand-in
+    assert client_efa - set(efa_capable()) == set()

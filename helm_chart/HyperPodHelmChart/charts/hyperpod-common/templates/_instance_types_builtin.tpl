@@ -92,6 +92,11 @@ efa:
 - ml.trn2.48xlarge
 - ml.c5n.9xlarge
 - ml.c5n.18xlarge
+- ml.c6i.32xlarge
+- ml.m6i.32xlarge
+- ml.r6i.32xlarge
+- ml.i3en.12xlarge
+- ml.i3en.24xlarge
 - ml.m7i.48xlarge
 - ml.c7i.48xlarge
 - ml.r7i.48xlarge
