@@ -186,3 +186,47 @@ def test_every_kind_is_checked_on_its_own_replica_field(name: str) -> None:
         "paddlejob.yaml": "paddleReplicaSpecs",
     }[name]
     assert any(replica_field in p.field for p in problems)
+
+
+HYPERPOD_JOB = """
+apiVersion: sagemaker.amazonaws.com/v1
+kind: HyperPodPyTorchJob
+metadata:
+  name: demo
+  namespace: hyperpod-ns-team-a
+  labels: {kueue.x-k8s.io/queue-name: hyperpod-ns-team-a-localqueue, kueue.x-k8s.io/priority-class: high}
+spec:
+  nprocPerNode: auto
+  runPolicy: {jobMaxRetryCount: 2}
+  replicaSpecs: [{name: pod, replicas: 1, template: {spec: {containers: [{name: c, image: x}]}}}]
+"""
+
+
+def test_a_hyperpod_pytorch_job_is_left_to_hyperpods_training_operator() -> None:
+    manifest = yaml.safe_load(HYPERPOD_JOB)
+    problems = check(manifest)
+    assert [(p.severity, p.field) for p in problems] == [(Severity.INFO, "apiVersion/kind")]
+    assert "HyperPod's own training operator" in problems[0].message
+    assert "spec.runPolicy.jobMaxRetryCount is 2" in problems[0].message
+    assert validation.restarted_by_hyperpod(manifest) and not blocking(problems)
+
+
+def test_auto_resume_annotations_on_a_hyperpod_pytorch_job_are_a_warning() -> None:
+    manifest = yaml.safe_load(HYPERPOD_JOB)
+    del manifest["spec"]["runPolicy"]
+    manifest["metadata"]["annotations"] = {wire.AUTO_RESUME_ANNOTATION: "true"}
+    problems = check(manifest)
+    assert [p.severity for p in problems] == [Severity.WARNING, Severity.INFO]
+    assert "do nothing" in problems[0].message and "is not set" in problems[1].message
+
+
+def test_jobs_check_says_who_restarts_a_hyperpod_pytorch_job(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hyperpod_deps.cli.jobs import check_command
+    file = tmp_path / "job.yaml"
+    file.write_text(HYPERPOD_JOB)
+    result = CliRunner().invoke(check_command, [str(file)])
+    assert result.exit_code == 0, result.output
+    expected = "HyperPodPyTorchJob hyperpod-ns-team-a/demo: restarted by HyperPod's training operator"
+    assert expected in result.output

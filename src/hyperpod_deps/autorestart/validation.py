@@ -24,6 +24,10 @@ DEFAULT_MAX_RETRY_COUNT = 1
 REQUIRED_RESTART_POLICY = "OnFailure"
 UPSTREAM_NAMESPACE = re.compile(r"^(kubeflow|hyperpod.*)$")
 _COUNT = re.compile(r"^[0-9]+$")
+# What `hyp create hyp-pytorch-job` submits: served and restarted by HyperPod's own training
+# operator add-on, by the job's spec.runPolicy.jobMaxRetryCount; ours leaves it alone.
+HYPERPOD_JOB_API_VERSION = "sagemaker.amazonaws.com/v1"
+HYPERPOD_JOB_KIND = "HyperPodPyTorchJob"
 
 
 class Severity(enum.StrEnum):
@@ -69,6 +73,8 @@ def check(manifest: Any) -> list[Problem]:
             )
         ]
     api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
+    if (api_version, kind) == (HYPERPOD_JOB_API_VERSION, HYPERPOD_JOB_KIND):
+        return _hyperpod_job_notes(manifest)
     job_kind = lookup(api_version, kind)
     if job_kind is None:
         return [_unknown_kind(api_version, kind)]
@@ -78,6 +84,30 @@ def check(manifest: Any) -> list[Problem]:
         *_namespace_notes(manifest, job_kind),
     ]
     return sorted(problems, key=lambda p: list(Severity).index(p.severity))
+
+
+def restarted_by_hyperpod(manifest: Any) -> bool:
+    """A HyperPodPyTorchJob: HyperPod's training operator restarts it, not this project."""
+    return isinstance(manifest, Mapping) and (
+        manifest.get("apiVersion"), manifest.get("kind")) == (HYPERPOD_JOB_API_VERSION, HYPERPOD_JOB_KIND)
+
+
+def _hyperpod_job_notes(manifest: Mapping[str, Any]) -> list[Problem]:
+    field = "spec.runPolicy.jobMaxRetryCount"
+    retries = ((manifest.get("spec") or {}).get("runPolicy") or {}).get("jobMaxRetryCount")
+    budget = f"{field} is {retries}" if retries is not None else f"{field} is not set (its default)"
+    notes = [Problem(
+        Severity.INFO, "apiVersion/kind",
+        f"{HYPERPOD_JOB_KIND} is restarted by HyperPod's own training operator, not by this project's "
+        f"auto-restart controller, which leaves it alone; {budget}",
+        f"Set {field} (hyp create hyp-pytorch-job --max-retry N) to change how often it is restarted.")]
+    annotations = _annotations(manifest)
+    if wire.AUTO_RESUME_ANNOTATION in annotations or wire.MAX_RETRY_ANNOTATION in annotations:
+        notes.append(Problem(
+            Severity.WARNING, f"metadata.annotations[{wire.AUTO_RESUME_ANNOTATION}]",
+            f"the auto-resume annotations do nothing on a {HYPERPOD_JOB_KIND}",
+            f"Remove them and use {field}."))
+    return sorted(notes, key=lambda p: list(Severity).index(p.severity))
 
 
 def blocking(problems: list[Problem]) -> list[Problem]:

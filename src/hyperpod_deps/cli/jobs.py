@@ -16,7 +16,7 @@ import yaml
 from hyperpod_deps.autorestart import runner
 from hyperpod_deps.autorestart.settings import ControllerSettings, SettingsError
 from hyperpod_deps.autorestart.settings import load as load_settings
-from hyperpod_deps.autorestart.validation import Problem, Severity, blocking, check
+from hyperpod_deps.autorestart.validation import Problem, Severity, blocking, check, restarted_by_hyperpod
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
@@ -29,6 +29,7 @@ class DocumentReport:
     index: int  # 1-based position in the file
     what: str  # Kind namespace/name
     problems: tuple[Problem, ...]
+    hyperpod_restarts: bool = False  # a HyperPodPyTorchJob: HyperPod's training operator restarts it
 
     @property
     def resumable(self) -> bool:
@@ -63,13 +64,16 @@ def check_file(text: str) -> list[DocumentReport]:
     if not documents:
         problem = Problem(Severity.ERROR, "(file)", "no documents", "Give at least one job manifest.")
         return [DocumentReport(1, "(empty)", (problem,))]
-    return [DocumentReport(i, _describe(d), tuple(check(d))) for i, d in enumerate(documents, start=1)]
+    return [DocumentReport(i, _describe(d), tuple(check(d)), restarted_by_hyperpod(d))
+            for i, d in enumerate(documents, start=1)]
 
 
 def as_text(file: Path, reports: list[DocumentReport]) -> str:
     lines = []
     for report in reports:
         verdict = "can be auto-resumed" if report.resumable else "will NOT be auto-resumed"
+        if report.hyperpod_restarts:
+            verdict = "restarted by HyperPod's training operator (spec.runPolicy.jobMaxRetryCount), not ours"
         lines.append(f"{file} document {report.index}: {report.what}: {verdict}")
         for problem in report.problems:
             lines += _wrapped(f"{problem.severity}: {problem.field}: {problem.message}.", "  ")
