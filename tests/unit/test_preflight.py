@@ -382,3 +382,27 @@ def test_which_images_are_ours_and_which_nothing_serves(image: str, built_here: 
                                                        published: bool) -> None:
     found = origin(image)
     assert (found.built_here, found.published) == (built_here, published)
+
+
+# --- team namespaces (HyperPod task governance metadata) -------------------------------------
+
+def team_role(team: str) -> Observed:
+    namespace = f"hyperpod-ns-{team}"
+    rendered = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": {"name": f"{namespace}-namespace-role", "namespace": namespace,
+                             "labels": {COMPONENT: "team-role-and-bindings"}}}
+    ref = ObjectRef("rbac.authorization.k8s.io/v1", "Role", f"{namespace}-namespace-role", namespace)
+    return Observed(ref, rendered, None)
+
+
+def test_a_team_namespace_without_the_managed_queue_label_is_reported_not_failed() -> None:
+    label = "sagemaker.amazonaws.com/sagemaker-managed-queue"
+    labels = {"hyperpod-ns-team-a": {"kubernetes.io/metadata.name": "hyperpod-ns-team-a"},
+              "hyperpod-ns-team-b": {label: "true"}}
+    report = decide(facts(team_role("team-a"), team_role("team-b"), team_role("team-c"),
+                          namespaces=frozenset({"kube-system", "hyperpod-ns-team-a", "hyperpod-ns-team-b",
+                                                "hyperpod-ns-team-c"}), namespace_labels=labels),
+                    RELEASE, None)
+    assert [f.message.split()[2] for f in report.team_namespaces] == ["hyperpod-ns-team-a"]  # c: unread
+    assert report.team_namespaces[0].fix == f"`kubectl label namespace hyperpod-ns-team-a {label}=true`"
+    assert report.ok

@@ -23,6 +23,7 @@ from hyperpod_deps.chart.preflight import (
     decide,
     is_conflict,
     is_kubeflow_crd,
+    team_namespaces,
 )
 from hyperpod_deps.chart.render import Manifest, RenderRequest, parse_manifests, render
 from hyperpod_deps.chart.requirements import (
@@ -101,6 +102,7 @@ def gather(kube: Kube, objects: Iterable[Manifest], release: Release, check_acce
         unserved=unserved,
         namespaces=_existing_namespaces(kube, {o.ref.namespace for o in observed if o.ref.namespace}
                                         | {release.namespace}),
+        namespace_labels=_namespace_labels(kube, team_namespaces(observed)),
         custom_resources={name: count for name, live in crds.items()
                           if (count := count_custom_resources(kube, live)) is not None},
         denied=sorted((c for c in checks if check_access and not _allowed(kube, c)), key=str),
@@ -218,6 +220,21 @@ def _existing_namespaces(kube: Kube, needed: set[str]) -> frozenset[str]:
         return frozenset(str(item["metadata"]["name"]) for item in kube.list(rtype)) & needed
     except Forbidden:
         return frozenset(name for name in needed if kube.get(rtype, name) is not None)
+
+
+def _namespace_labels(kube: Kube, names: set[str]) -> dict[str, dict[str, str]]:
+    """The labels of those of the namespaces that exist and may be read."""
+    rtype = _require(kube, "v1", "Namespace")
+    found = {}
+    for name in sorted(names):
+        try:
+            live = kube.get(rtype, name)
+        except Forbidden:
+            continue
+        if live is not None:
+            labels = (live.get("metadata") or {}).get("labels") or {}
+            found[name] = {str(k): str(v) for k, v in labels.items()}
+    return found
 
 
 def _allowed(kube: Kube, check: AccessCheck) -> bool:

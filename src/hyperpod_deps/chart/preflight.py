@@ -42,6 +42,9 @@ KUBEFLOW_CRD_SUFFIX = ".kubeflow.org"
 NAMESPACE_SWITCH_COMPONENTS = frozenset({"deep-health-check", "namespaced-role-and-bindings",
                                          "team-role-and-bindings"})
 OTHER_RELEASE_FLAG = "--adopt-from-other-releases"
+TEAM_COMPONENT = "team-role-and-bindings"
+# What HyperPod task governance puts on a team namespace, and what the HyperPod client selects on.
+MANAGED_QUEUE_LABEL = "sagemaker.amazonaws.com/sagemaker-managed-queue"
 # On a rendered object: when one of that name exists and is not this release's, the chart
 # leaves it as it is instead of rendering it (hyperpod-common.ours).
 LEAVE_IF_FOREIGN_ANNOTATION = "hyperpod-deps/if-owned-elsewhere"
@@ -139,6 +142,7 @@ class ClusterFacts:
     denied: list[AccessCheck] = field(default_factory=list)
     requirements: list[Requirement] = field(default_factory=list)  # operators the chart needs, not installs
     present_crds: frozenset[str] = frozenset()  # which of the requirements' CRDs the cluster has
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # existing team namespaces'
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,9 @@ class PreflightReport:
     # Images of this project the render pulls from where no registry serves them yet: a notice,
     # not a failure (a cluster that imports images onto its nodes needs no registry).
     unpublished_images: list[str] = field(default_factory=list)
+    # Team namespaces without the metadata HyperPod task governance gives them: a notice, not a
+    # failure (the install works; AWS's HyperPod client does not find the namespace).
+    team_namespaces: list[Prerequisite] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -190,7 +197,28 @@ def decide(facts: ClusterFacts, release: Release, kube_version: str | None) -> P
         *requirement_findings(facts.requirements, facts.present_crds),
     ]
     return PreflightReport(release, facts.server_version, len(facts.observed) + len(facts.unserved),
-                           conflicts, prerequisites, left_alone)
+                           conflicts, prerequisites, left_alone,
+                           team_namespaces=team_namespace_findings(facts))
+
+
+def team_namespaces(observed: Iterable[Observed]) -> set[str]:
+    """The namespaces the chart's team Roles go into (hyperpod-ns-<id>)."""
+    return {o.ref.namespace for o in observed
+            if o.component == TEAM_COMPONENT and o.ref.kind == "Role" and o.ref.namespace}
+
+
+def team_namespace_findings(facts: ClusterFacts) -> list[Prerequisite]:
+    """An existing team namespace that lacks the label the HyperPod client discovers it by."""
+    findings = []
+    for namespace in sorted(team_namespaces(facts.observed)):
+        labels = facts.namespace_labels.get(namespace)
+        if labels is None or labels.get(MANAGED_QUEUE_LABEL) == "true":
+            continue
+        findings.append(Prerequisite(
+            "team-namespace", f"team namespace {namespace} lacks the label {MANAGED_QUEUE_LABEL}=true that "
+            "HyperPod task governance puts on it; AWS's HyperPod client finds a member's namespace by it",
+            f"`kubectl label namespace {namespace} {MANAGED_QUEUE_LABEL}=true`"))
+    return findings
 
 
 def requirement_findings(requirements: Iterable[Requirement],

@@ -107,6 +107,11 @@ def as_text(report: PreflightReport) -> str:
         lines += _wrapped("fix: `make image`, then `hyperpod-deps images push <registry> --values-file "
                           "agents-image.yaml` and install with `-f agents-image.yaml` (docs/image.md)",
                           "    ")
+    if report.team_namespaces:
+        lines.append(f"\nTEAM NAMESPACES WITHOUT TASK GOVERNANCE METADATA ({len(report.team_namespaces)})")
+        for item in report.team_namespaces:
+            lines += _wrapped(f"{item.check}: {item.message}", "  ")
+            lines += _wrapped(f"fix: {item.fix}", "    ")
     verdict = ("ok: nothing stands in the way of helm install" if report.ok else
                f"{len(report.conflicts)} conflict(s), {len(report.prerequisites)} unmet prerequisite(s)")
     lines.append(f"\nresult: {verdict}")
@@ -142,6 +147,8 @@ def as_dict(report: PreflightReport) -> dict[str, Any]:
         "prerequisites": [{"check": item.check, "message": item.message, "fix": item.fix}
                           for item in report.prerequisites],
         "unpublishedImages": report.unpublished_images,
+        "teamNamespaces": [{"check": item.check, "message": item.message, "fix": item.fix}
+                           for item in report.team_namespaces],
     }
 
 
