@@ -10,14 +10,13 @@ differs from what the catalogues produce.
 """
 from __future__ import annotations
 
-import argparse
-import difflib
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import yaml
+from generated import write_or_check
 from nvidia_policy import NVLINK5, Decision, sxid_decision, xid_decision
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,23 +187,7 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail, with a diff, if the file is stale")
-    args = parser.parse_args()
-    expected = render()
-    name = str(TARGET.relative_to(ROOT))
-    if args.check:
-        current = TARGET.read_text() if TARGET.exists() else ""
-        if current != expected:
-            diff = difflib.unified_diff(current.splitlines(keepends=True), expected.splitlines(keepends=True),
-                                        f"{name} (committed)", f"{name} (generated)")
-            sys.stderr.writelines(diff)
-            print(f"{name} is stale: run `make generate`", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(expected)
-    print(f"wrote {name}")
-    return 0
+    return write_or_check(__doc__, TARGET, render())
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from hyperpod_deps.core.health import Fault
 from hyperpod_deps.health.classify import Matcher, Verdict, to_fault
@@ -27,6 +27,7 @@ from hyperpod_deps.health.trust import Trust, untrusted_note
 from hyperpod_deps.health.watchers import KmsgReader, LogTailer
 
 Clock = Callable[[], datetime]
+_Record = TypeVar("_Record")
 
 
 @dataclass(frozen=True)
@@ -126,23 +127,20 @@ class SourceThread(threading.Thread):
                 self.stop.wait(self.pause)
 
 
-def file_turn(tailer: LogTailer, classifier: KernelClassifier, clock: Clock) -> Callable[[], Detected | None]:
-    last: list[object] = [tailer.cursor]
+class _Followed(Protocol[_Record]):
+    """A reader that follows a log and knows where it is (LogTailer, JournalReader)."""
 
-    def turn() -> Detected | None:
-        records = tailer.read()
-        read_at = time.monotonic()
-        if not records and tailer.cursor == last[0]:
-            return None
-        last[0] = tailer.cursor
-        faults = classifier.faults(records, clock())
-        return Detected(str(tailer.path), tuple(faults), read_at, tailer.cursor, tailer.backlog)
-    return turn
+    @property
+    def cursor(self) -> Cursor | None: ...
+    @property
+    def backlog(self) -> bool: ...
+    def read(self) -> list[_Record]: ...
 
 
-def journal_turn(reader: JournalReader, classifier: KernelClassifier,
-                 clock: Clock) -> Callable[[], Detected | None]:
-    """Journal entries arrive parsed, with the origin journald recorded for them."""
+def _followed_turn(name: str, reader: _Followed[_Record],
+                   classify: Callable[[list[_Record], datetime], list[Fault]],
+                   clock: Clock) -> Callable[[], Detected | None]:
+    """A turn that reports new faults, or only a moved cursor, and nothing when nothing moved."""
     last: list[object] = [reader.cursor]
 
     def turn() -> Detected | None:
@@ -151,9 +149,19 @@ def journal_turn(reader: JournalReader, classifier: KernelClassifier,
         if not records and reader.cursor == last[0]:
             return None
         last[0] = reader.cursor
-        faults = classifier.faults_from_records(records, clock())
-        return Detected("journal", tuple(faults), read_at, reader.cursor, reader.backlog)
+        faults = classify(records, clock())
+        return Detected(name, tuple(faults), read_at, reader.cursor, reader.backlog)
     return turn
+
+
+def file_turn(tailer: LogTailer, classifier: KernelClassifier, clock: Clock) -> Callable[[], Detected | None]:
+    return _followed_turn(str(tailer.path), tailer, classifier.faults, clock)
+
+
+def journal_turn(reader: JournalReader, classifier: KernelClassifier,
+                 clock: Clock) -> Callable[[], Detected | None]:
+    """Journal entries arrive parsed, with the origin journald recorded for them."""
+    return _followed_turn("journal", reader, classifier.faults_from_records, clock)
 
 
 def kmsg_turn(reader: KmsgReader, classifier: KernelClassifier, clock: Clock, metrics: Metrics,
