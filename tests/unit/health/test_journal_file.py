@@ -172,7 +172,8 @@ def test_lz4_blocks_decode_literals_and_overlapping_matches() -> None:
     assert decompress(LZ4, (15).to_bytes(8, "little") + bytes([0x35]) + b"abc" + b"\x09\x00", 100) is None
 
 
-@pytest.mark.skipif(shutil.which("lz4") is None, reason="the lz4 command is absent")
+@pytest.mark.skipif(shutil.which("lz4") is None,
+                    reason="the lz4 command is absent (Debian package lz4; `make host-packages` installs it)")
 def test_lz4_blocks_from_the_reference_encoder() -> None:
     plain = b"MESSAGE=" + b"".join(b"NVRM: Xid %d, pid=%d " % (n, n * 7) for n in range(400))
     frame = subprocess.run(["lz4", "-c", "--no-frame-crc", "-BD"], input=plain, capture_output=True,
