@@ -151,8 +151,8 @@ _OTHER_XIDS: list[tuple[str, int, Pick]] = [
     ("xid-94", 94, _xid(94, lambda r: f"Contained: SM (0x{r.randrange(1, 16):x}). RST: No, D-RST: No")),
     ("xid-119", 119, _xid(119, lambda r: f"Timeout after 6s of waiting for RPC response from GPU"
                                          f"{r.randrange(8)} GSP! Expected function 76 (GSP_RM_CONTROL).")),
-    ("xid-other", 92, _xid(92, lambda _r: "High single-bit ECC error rate")),
-    ("xid-other", 61, _xid(61, lambda r: f"Internal micro-controller breakpoint/warning (0x{_hex(r, 4)})")),
+    ("xid-92", 92, _xid(92, lambda _r: "High single-bit ECC error rate")),
+    ("xid-61", 61, _xid(61, lambda r: f"Internal micro-controller breakpoint/warning (0x{_hex(r, 4)})")),
 ]
 
 
@@ -171,7 +171,7 @@ _OTHER_FAULTS: list[tuple[str, int, Pick]] = [
                                  f"{r.randrange(22, 90)}s! [python3:{_pid(r)}]"),
     ("ext4-remount-read-only", 2, lambda r: f"EXT4-fs (nvme{r.randrange(8)}n1): Remounting filesystem "
                                             "read-only"),
-    ("sxid-nonfatal", 4, lambda r: f"nvidia-nvswitch{r.randrange(4)}: SXid (PCI:0000:"
+    ("sxid-20034", 4, lambda r: f"nvidia-nvswitch{r.randrange(4)}: SXid (PCI:0000:"
                                    f"{r.choice(['05', '06', '07'])}:00.0): 20034, Non-fatal, Link "
                                    f"{r.randrange(64)} LTSSM Fault Up"),
 ]
