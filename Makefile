@@ -140,6 +140,7 @@ check: $(BIN)/.installed
 	@echo "==> generated files"
 	$(BIN)/python hack/gen_instance_types.py --check
 	$(BIN)/python hack/gen_crds.py --check
+	$(BIN)/python hack/gen_inference_crds.py --check
 	$(BIN)/python hack/gen_nvidia_rules.py --check
 	$(BIN)/python hack/gen_health_rules_doc.py --check
 	$(BIN)/python hack/gen_health_accuracy_doc.py --check
@@ -151,6 +152,7 @@ test: setup check control-plane operators image
 generate: $(BIN)/.installed
 	$(BIN)/python hack/gen_instance_types.py
 	$(BIN)/python hack/gen_crds.py
+	$(BIN)/python hack/gen_inference_crds.py
 	$(BIN)/python hack/gen_nvidia_rules.py
 	$(BIN)/python hack/gen_health_rules_doc.py
 	$(BIN)/python hack/gen_health_accuracy_doc.py
