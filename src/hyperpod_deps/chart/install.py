@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from hyperpod_deps.chart.cluster_prerequisites import declared, findings, present_signs
 from hyperpod_deps.chart.inventory import images, unpublished
 from hyperpod_deps.chart.preflight import (
     AccessCheck,
@@ -61,7 +62,10 @@ def run_preflight(kube: Kube, helm: Path, request: RenderRequest,
     needed = requirements_of(objects, request)
     facts = replace(facts, requirements=needed, present_crds=present_crds(kube, {r.crd for r in needed}))
     report = decide(facts, release, chart_kube_version(request.chart))
-    return replace(report, unpublished_images=unpublished(images(objects)))
+    software = declared(objects)
+    missing = findings(software, present_signs(kube, {sign for needed in software for sign in needed.signs}))
+    return replace(report, prerequisites=[*report.prerequisites, *missing],
+                   unpublished_images=unpublished(images(objects)))
 
 
 def requirements_of(objects: Iterable[Manifest], request: RenderRequest) -> list[Requirement]:

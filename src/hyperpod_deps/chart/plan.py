@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hyperpod_deps.chart.cluster_prerequisites import declared
 from hyperpod_deps.chart.components import components
 from hyperpod_deps.chart.inventory import inventory
 from hyperpod_deps.chart.render import RenderRequest, render
@@ -19,6 +20,8 @@ class ComponentPlan:
     objects: dict[str, int]
     placements: dict[str, list[str]]
     images: list[str]
+    # What the component needs on the cluster and does not install: {name, what, command}.
+    needs: list[dict[str, str]]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -29,6 +32,7 @@ class ComponentPlan:
             "objects": self.objects,
             "placements": self.placements,
             "images": self.images,
+            "needs": self.needs,
         }
 
 
@@ -37,7 +41,12 @@ def plan(helm: Path, request: RenderRequest) -> list[ComponentPlan]:
     # label of every object is the component's values key.
     known = components(request.chart)
     charts = {component.values_key: component.chart for component in known}
-    entries = inventory(render(helm, request), [component.values_key for component in known])
+    objects = render(helm, request)
+    entries = inventory(objects, [component.values_key for component in known])
+    needs: dict[str, list[dict[str, str]]] = {}
+    for needed in declared(objects):
+        needs.setdefault(needed.component, []).append(
+            {"name": needed.name, "what": needed.what, "command": needed.command})
     return [
         ComponentPlan(
             component=charts.get(entry.name, entry.name),
@@ -47,6 +56,7 @@ def plan(helm: Path, request: RenderRequest) -> list[ComponentPlan]:
             objects=dict(sorted(entry.objects_by_kind.items())),
             placements=entry.placements,
             images=sorted(entry.images),
+            needs=needs.get(entry.name, []),
         )
         for entry in entries
     ]

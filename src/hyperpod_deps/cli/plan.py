@@ -23,7 +23,8 @@ def plan_command(
     set_values: tuple[str, ...], helm_binary: Path | None, as_json: bool,
 ) -> None:
     """Show, per component: enabled or not, its namespaces, the objects it creates by kind,
-    the instance types each DaemonSet lands on, and its images."""
+    the instance types each DaemonSet lands on, its images, and what it needs on the cluster
+    that the chart does not install (with the command that installs it)."""
     request = build_request(chart, release, namespace, values_files, set_values)
     try:
         entries = plan(resolve_helm(helm_binary), request)
@@ -56,6 +57,9 @@ def _as_text(entries: list[ComponentPlan]) -> str:
     ]
     if placements:
         sections.append(table(["COMPONENT", "DAEMONSET", "INSTANCE TYPES"], placements))
+    needs = [[entry.component, need["what"], need["command"]] for entry in entries for need in entry.needs]
+    if needs:
+        sections.append(table(["COMPONENT", "NEEDS (NOT INSTALLED BY THE CHART)", "INSTALL COMMAND"], needs))
     return "\n\n".join(sections)
 
 

@@ -89,7 +89,7 @@ and where the value comes from. Renders nothing when all are set.
 {{/* A value for an install command, or a placeholder that names the key to set. */}}
 {{- define "hyperpod-inference-operator.argument" -}}
 {{- $value := index . 0 -}}
-{{- if $value }}{{ $value }}{{ else }}<{{ index . 1 }}>{{ end -}}
+{{- if $value }}{{ $value }}{{ else }}<hyperpod-inference-operator.{{ index . 1 }}>{{ end -}}
 {{- end -}}
 
 {{/*
