@@ -74,7 +74,8 @@ def test_the_shipped_example_is_resumable() -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("True", "only the string"), ("yes", "only the string"), (True, "(bool)"), ("false", "only the string")],
+    [("True", "only the string"), ("yes", "only the string"), (True, "the YAML boolean true, not a string"),
+     ("false", "only the string")],
 )
 def test_the_enable_annotation_must_be_the_string_true(value: object, message: str) -> None:
     problems = check(job(**{wire.AUTO_RESUME_ANNOTATION: value}))
@@ -112,17 +113,22 @@ def test_zero_and_missing_counts_are_warnings() -> None:
     assert max_retry_count(missing) == validation.DEFAULT_MAX_RETRY_COUNT
 
 
-@pytest.mark.parametrize("policy", ["Never", "ExitCode", "Always", None])
-def test_each_replica_spec_needs_on_failure_and_is_named(policy: str | None) -> None:
+@pytest.mark.parametrize("policy", ["Never", "ExitCode", "Always"])
+def test_each_replica_spec_needs_on_failure_and_is_named(policy: str) -> None:
     manifest = job()
-    worker = manifest["spec"]["pytorchReplicaSpecs"]["Worker"]
-    if policy is None:
-        del worker["restartPolicy"]
-    else:
-        worker["restartPolicy"] = policy
+    manifest["spec"]["pytorchReplicaSpecs"]["Worker"]["restartPolicy"] = policy
     problems = blocking(check(manifest))
     assert [p.field for p in problems] == ["spec.pytorchReplicaSpecs.Worker.restartPolicy"]
     assert "Set spec.pytorchReplicaSpecs.Worker.restartPolicy: OnFailure" in problems[0].fix
+
+
+def test_a_missing_restart_policy_takes_the_operators_default() -> None:
+    """The training operator sets OnFailure on a PyTorchJob replica that gives none."""
+    manifest = job()
+    del manifest["spec"]["pytorchReplicaSpecs"]["Worker"]["restartPolicy"]
+    problems = check(manifest)
+    assert fields(problems, Severity.INFO)[0] == "spec.pytorchReplicaSpecs.Worker.restartPolicy"
+    assert blocking(problems) == []
 
 
 def test_missing_replica_specs_block() -> None:

@@ -22,6 +22,16 @@ MAX_RETRY_LIMIT = 100
 # least surprising choice that still resumes after a single fault.
 DEFAULT_MAX_RETRY_COUNT = 1
 REQUIRED_RESTART_POLICY = "OnFailure"
+# What each operator sets where a replica spec gives no restartPolicy (training-operator v1.8
+# *_types.go, mpi-operator v2beta1 constants.go): (kind, replica type) first, then the kind.
+OPERATOR_DEFAULT_RESTART_POLICY: dict[tuple[str, str | None], str] = {
+    ("PyTorchJob", None): "OnFailure",
+    ("PaddleJob", None): "OnFailure",
+    ("TFJob", None): "Never",
+    ("XGBoostJob", None): "Never",
+    ("MPIJob", "Launcher"): "OnFailure",
+    ("MPIJob", None): "Never",
+}
 UPSTREAM_NAMESPACE = re.compile(r"^(kubeflow|hyperpod.*)$")
 _COUNT = re.compile(r"^[0-9]+$")
 # What `hyp create hyp-pytorch-job` submits: served and restarted by HyperPod's own training
@@ -72,6 +82,9 @@ def check(manifest: Any) -> list[Problem]:
                 "Give a job manifest with apiVersion, kind, metadata and spec.",
             )
         ]
+    missing = _missing_type_fields(manifest)
+    if missing:
+        return missing
     api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
     if (api_version, kind) == (HYPERPOD_JOB_API_VERSION, HYPERPOD_JOB_KIND):
         return _hyperpod_job_notes(manifest)
@@ -84,6 +97,24 @@ def check(manifest: Any) -> list[Problem]:
         *_namespace_notes(manifest, job_kind),
     ]
     return sorted(problems, key=lambda p: list(Severity).index(p.severity))
+
+
+def is_job(manifest: Any) -> bool:
+    """A kind auto-restart handles, or HyperPod's own job kind: something that can be resumed."""
+    if not isinstance(manifest, Mapping):
+        return False
+    api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
+    return lookup(api_version, kind) is not None or restarted_by_hyperpod(manifest)
+
+
+def _missing_type_fields(manifest: Mapping[str, Any]) -> list[Problem]:
+    """apiVersion and kind say what an object is; the API server refuses one without them."""
+    example = {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob"}
+    return [
+        Problem(Severity.ERROR, field, "missing: Kubernetes refuses an object without it, and nothing "
+                "tells which job kind this is", f"Add {field}, e.g. {field}: {example[field]}.")
+        for field in ("apiVersion", "kind") if not manifest.get(field)
+    ]
 
 
 def restarted_by_hyperpod(manifest: Any) -> bool:
@@ -126,7 +157,7 @@ def _unknown_kind(api_version: str, kind: str) -> Problem:
     return Problem(
         Severity.INFO,
         "apiVersion/kind",
-        f"{kind or '(no kind)'} {api_version} is not a training job; skipped",
+        f"{kind} {api_version} is not a training job: nothing in it is auto-resumed",
         f"Auto-restart handles {handled}.",
     )
 
@@ -149,8 +180,10 @@ def _annotation_problems(manifest: Mapping[str, Any]) -> list[Problem]:
                 f'Add the annotation {wire.AUTO_RESUME_ANNOTATION}: "true".',
             )
         ]
+    if not isinstance(enable, str):
+        return [_not_a_string(field, wire.AUTO_RESUME_ANNOTATION, enable, "true")]
     if enable != "true":
-        shown = f"{enable!r} ({type(enable).__name__})" if not isinstance(enable, str) else repr(enable)
+        shown = repr(enable)
         return [
             Problem(
                 Severity.ERROR,
@@ -174,7 +207,9 @@ def _retry_problems(annotations: Mapping[str, Any]) -> list[Problem]:
                 f'Set it, e.g. {wire.MAX_RETRY_ANNOTATION}: "2".',
             )
         ]
-    if not isinstance(raw, str) or not _COUNT.match(raw):
+    if not isinstance(raw, str):
+        return [_not_a_string(field, wire.MAX_RETRY_ANNOTATION, raw, str(raw) if _is_count(raw) else "2")]
+    if not _COUNT.match(raw):
         return [
             Problem(
                 Severity.ERROR,
@@ -204,6 +239,32 @@ def _retry_problems(annotations: Mapping[str, Any]) -> list[Problem]:
     return []
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_RETRY_LIMIT
+
+
+def _not_a_string(field: str, key: str, value: Any, quoted: str) -> Problem:
+    """An unquoted YAML value: a number or boolean where Kubernetes takes only strings."""
+    written = yaml_scalar(value)
+    what = "boolean" if isinstance(value, bool) else "number" if isinstance(value, int | float) else "value"
+    return Problem(
+        Severity.ERROR,
+        field,
+        f"is the YAML {what} {written}, not a string: annotation values must be strings, so "
+        "Kubernetes refuses the job as written",
+        f'Quote it: {key}: "{quoted}".',
+    )
+
+
+def yaml_scalar(value: Any) -> str:
+    """A parsed value as the user wrote it in YAML (true, not Python's True)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
 def _replica_problems(manifest: Mapping[str, Any], job_kind: JobKind) -> list[Problem]:
     field = f"spec.{job_kind.replica_specs_field}"
     specs = (manifest.get("spec") or {}).get(job_kind.replica_specs_field)
@@ -212,34 +273,52 @@ def _replica_problems(manifest: Mapping[str, Any], job_kind: JobKind) -> list[Pr
     problems = []
     for replica, spec in specs.items():
         spec = spec if isinstance(spec, Mapping) else {}
-        policy = spec.get("restartPolicy")
-        if policy != REQUIRED_RESTART_POLICY:
-            now = f"is {policy}" if policy else "is not set"
-            problems.append(
-                Problem(
-                    Severity.ERROR,
-                    f"{field}.{replica}.restartPolicy",
-                    f"{now}; auto-resume needs OnFailure, so "
-                    "that the operator keeps the job alive while its pods are brought back",
-                    f"Set {field}.{replica}.restartPolicy: OnFailure.",
-                )
-            )
+        problems += _restart_policy_problems(f"{field}.{replica}.restartPolicy", job_kind, str(replica),
+                                             spec.get("restartPolicy"))
         if not _selects_schedulable(spec):
             problems.append(
                 Problem(
                     Severity.WARNING,
                     f"{field}.{replica}.template.spec.affinity",
-                    f"no required node affinity on {wire.NODE_HEALTH_LABEL} In [Schedulable]: restarted pods "
-                    "may land on a node that is faulty but not (yet) tainted",
+                    f"no required node affinity on {wire.NODE_HEALTH_LABEL} In [Schedulable] and no "
+                    "nodeSelector on it: restarted pods may land on a node that is faulty but not (yet) "
+                    "tainted",
                     f"Add a requiredDuringScheduling node affinity term: key {wire.NODE_HEALTH_LABEL}, "
-                    "operator In, values [Schedulable].",
+                    f"operator In, values [Schedulable] (or nodeSelector {wire.NODE_HEALTH_LABEL}: "
+                    "Schedulable).",
                 )
             )
     return problems
 
 
+def operator_default_restart_policy(job_kind: JobKind, replica: str) -> str:
+    defaults = OPERATOR_DEFAULT_RESTART_POLICY
+    return defaults.get((job_kind.kind, replica)) or defaults[(job_kind.kind, None)]
+
+
+def _restart_policy_problems(field: str, job_kind: JobKind, replica: str, policy: Any) -> list[Problem]:
+    fix = f"Set {field}: {REQUIRED_RESTART_POLICY}."
+    why = ("auto-resume needs OnFailure, so that the operator keeps the job alive while its pods are "
+           "brought back")
+    if policy == REQUIRED_RESTART_POLICY:
+        return []
+    if policy:
+        return [Problem(Severity.ERROR, field, f"is {policy}; {why}", fix)]
+    default = operator_default_restart_policy(job_kind, replica)
+    if default == REQUIRED_RESTART_POLICY:
+        return [Problem(Severity.INFO, field, f"is not set: the {job_kind.operator} sets {default} "
+                        f"for a {job_kind.kind} {replica}, which auto-resume needs",
+                        "Nothing to change; setting it says so in the manifest.")]
+    return [Problem(Severity.ERROR, field, f"is not set, so the {job_kind.operator}'s default for a "
+                    f"{job_kind.kind} {replica}, {default}, applies; {why}", fix)]
+
+
 def _selects_schedulable(replica_spec: Mapping[str, Any]) -> bool:
     pod = ((replica_spec.get("template") or {}).get("spec")) or {}
+    selector = pod.get("nodeSelector")
+    # A nodeSelector is ANDed with the affinity: on its own it requires the label as surely.
+    if isinstance(selector, Mapping) and selector.get(wire.NODE_HEALTH_LABEL) == wire.SCHEDULABLE:
+        return True
     required = ((pod.get("affinity") or {}).get("nodeAffinity") or {}).get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     ) or {}

@@ -16,7 +16,14 @@ import yaml
 from hyperpod_deps.autorestart import runner
 from hyperpod_deps.autorestart.settings import ControllerSettings, SettingsError
 from hyperpod_deps.autorestart.settings import load as load_settings
-from hyperpod_deps.autorestart.validation import Problem, Severity, blocking, check, restarted_by_hyperpod
+from hyperpod_deps.autorestart.validation import (
+    Problem,
+    Severity,
+    blocking,
+    check,
+    is_job,
+    restarted_by_hyperpod,
+)
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
@@ -30,10 +37,16 @@ class DocumentReport:
     what: str  # Kind namespace/name
     problems: tuple[Problem, ...]
     hyperpod_restarts: bool = False  # a HyperPodPyTorchJob: HyperPod's training operator restarts it
+    job: bool = True  # False: not a training job (a Service, a ConfigMap), nothing to resume
 
     @property
-    def resumable(self) -> bool:
-        return not blocking(list(self.problems))
+    def resumable(self) -> bool | None:
+        """None for a document that is not a job: neither resumable nor not."""
+        return not blocking(list(self.problems)) if self.job else None
+
+    @property
+    def blocked(self) -> bool:
+        return bool(blocking(list(self.problems)))
 
 
 @click.group("jobs")
@@ -47,12 +60,18 @@ def jobs_group() -> None:
 def check_command(file: Path, as_json: bool) -> None:
     """Check a job manifest (YAML, several documents allowed) for auto-resume, offline.
 
-    Explains each problem and what to change. Exits 1 when a problem would stop the job from
-    being auto-resumed, 0 otherwise (warnings and notes do not).
+    Explains each problem and what to change. Exits 1 when a problem would stop a job from
+    being auto-resumed, or when the file holds no training job at all; 0 otherwise (warnings,
+    notes and documents that are not jobs, such as a ConfigMap beside the job, do not).
     """
     reports = check_file(file.read_text(errors="replace"))
     click.echo(json.dumps([_as_dict(r) for r in reports], indent=2) if as_json else as_text(file, reports))
-    raise SystemExit(ExitCode.OK if all(r.resumable for r in reports) else ExitCode.CHECKS_FAILED)
+    raise SystemExit(ExitCode.OK if passed(reports) else ExitCode.CHECKS_FAILED)
+
+
+def passed(reports: list[DocumentReport]) -> bool:
+    """No document has a blocking problem, and at least one is a job that can be resumed."""
+    return not any(r.blocked for r in reports) and any(r.job for r in reports)
 
 
 def check_file(text: str) -> list[DocumentReport]:
@@ -64,22 +83,34 @@ def check_file(text: str) -> list[DocumentReport]:
     if not documents:
         problem = Problem(Severity.ERROR, "(file)", "no documents", "Give at least one job manifest.")
         return [DocumentReport(1, "(empty)", (problem,))]
-    return [DocumentReport(i, _describe(d), tuple(check(d)), restarted_by_hyperpod(d))
-            for i, d in enumerate(documents, start=1)]
+    return [_report(i, d) for i, d in enumerate(documents, start=1)]
+
+
+def _report(index: int, document: Any) -> DocumentReport:
+    problems = check(document)
+    # A document that fails to say what it is counts as a job that cannot be resumed.
+    job = is_job(document) or bool(blocking(problems))
+    return DocumentReport(index, _describe(document), tuple(problems), restarted_by_hyperpod(document), job)
 
 
 def as_text(file: Path, reports: list[DocumentReport]) -> str:
     lines = []
     for report in reports:
         verdict = "can be auto-resumed" if report.resumable else "will NOT be auto-resumed"
+        if not report.job:
+            verdict = "not a training job: skipped"
         if report.hyperpod_restarts:
             verdict = "restarted by HyperPod's training operator (spec.runPolicy.jobMaxRetryCount), not ours"
         lines.append(f"{file} document {report.index}: {report.what}: {verdict}")
         for problem in report.problems:
             lines += _wrapped(f"{problem.severity}: {problem.field}: {problem.message}.", "  ")
             lines += _wrapped(f"fix: {problem.fix}", "    ")
-    blocked = sum(1 for r in reports if not r.resumable)
-    lines.append(f"result: {len(reports)} document(s) checked, {blocked} with problems that stop auto-resume")
+    blocked = sum(1 for r in reports if r.blocked)
+    jobs = sum(1 for r in reports if r.job)
+    lines.append(f"result: {len(reports)} document(s) checked, {jobs} of them job(s), {blocked} with "
+                 "problems that stop auto-resume")
+    if not jobs:
+        lines.append("error: the file holds no training job, so nothing in it can be auto-resumed")
     return "\n".join(lines)
 
 
@@ -96,6 +127,7 @@ def _as_dict(report: DocumentReport) -> dict[str, Any]:
     return {
         "document": report.index,
         "object": report.what,
+        "job": report.job,
         "resumable": report.resumable,
         "problems": [
             {"severity": str(p.severity), "field": p.field, "message": p.message, "fix": p.fix}
