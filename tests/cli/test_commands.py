@@ -61,7 +61,7 @@ def test_render_prints_manifests_with_values_files(tmp_path: Path) -> None:
 def test_a_refused_render_exits_with_helm_refused_and_helms_message() -> None:
     result = run("render", "--set", "inferenceOperators.enabled=true")
     assert result.exit_code == ExitCode.HELM_REFUSED
-    assert "inference operator is not part of this chart yet" in result.output
+    assert "inferenceOperators.enabled=true needs 4 more value(s)" in result.output
 
 
 def test_a_typo_is_refused_by_the_schema() -> None:
