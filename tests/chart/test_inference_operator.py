@@ -15,9 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from hyperpod_deps.chart.cluster_prerequisites import Sign, declared, findings
 from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.cli.main import cli
+from hyperpod_deps.toolchain.helm import helm_path
 from tests.support.charts import SUBCHARTS, Renderer, named, of_kind, pod_spec
 from tests.support.upstream import UPSTREAM_CHART, requires_upstream
 
@@ -318,3 +321,17 @@ def test_a_misspelt_key_is_refused_by_the_schema(render3: Renderer) -> None:
 def test_the_prerequisites_configmap_holds_json(render3: Renderer) -> None:
     configmap = named(render3(*required()), "ConfigMap", "hyperpod-inference-operator-prerequisites")
     assert len(json.loads(configmap["data"]["prerequisites.json"])) == 6
+
+
+def test_plan_lists_what_the_operator_needs_with_each_command() -> None:
+    settings = [arg for assignment in required() for arg in ("--set", assignment)]
+    result = CliRunner().invoke(cli, ["plan", "--json", "--helm", str(helm_path(3)), *settings])
+    assert result.exit_code == 0, result.output
+    entry = next(e for e in json.loads(result.output) if e["component"] == COMPONENT)
+    assert entry["objects"]["CustomResourceDefinition"] == 3 and entry["objects"]["Deployment"] == 1
+    assert [need["what"] for need in entry["needs"]] == [
+        "Mountpoint for Amazon S3 CSI driver", "metrics-server", "Amazon FSx for Lustre CSI driver",
+        "AWS Load Balancer Controller", "cert-manager", "KEDA"]
+    assert entry["needs"][4]["command"].startswith("helm install cert-manager cert-manager --repo ")
+    text = CliRunner().invoke(cli, ["plan", "--helm", str(helm_path(3)), *settings]).output
+    assert "NEEDS (NOT INSTALLED BY THE CHART)" in text
