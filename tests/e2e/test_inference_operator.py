@@ -72,6 +72,7 @@ STAND_IN_DEPLOYMENTS = {  # name: labels, as each dependency's chart labels its 
     "keda-operator": {"app.kubernetes.io/name": "keda-operator"},
 }
 PREREQUISITES_NAMESPACE = "inference-prerequisites"
+US_WEST_2 = "861276088053.dkr.ecr.us-west-2.amazonaws.com"  # the local cluster's nodes' region
 
 requires_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"AWS's samples are not at {SAMPLES}")
 
@@ -168,6 +169,32 @@ def test_preflight_names_each_missing_prerequisite_until_stand_ins_exist(
         delete_all(kube, made)
 
 
+def test_the_region_comes_from_the_nodes_when_none_is_set(helm3_cli: HelmCli, kube: Kube) -> None:
+    """Helm's lookup reads the nodes' region label only against a cluster: a server-side dry run
+    (cert-manager's CRDs stand in, so that the Certificate's kind is served)."""
+    regions = {node["metadata"]["labels"].get("topology.kubernetes.io/region")
+               for node in kube.cluster_items("nodes")}
+    assert regions == {"us-west-2"}
+    made: list[ApiObject] = []
+    try:
+        for name in ("certificates.cert-manager.io", "issuers.cert-manager.io"):
+            obj = stand_in_crd(name, *STAND_IN_CRDS[name])
+            create(kube, obj)
+            made.append(obj)
+        args = [arg for assignment in REQUIRED if not assignment.startswith(f"{COMPONENT}.region=")
+                for arg in ("--set", assignment)]
+        release = json.loads(helm3_cli.run("install", RELEASE, "helm_chart/HyperPodHelmChart", "--namespace",
+                                           NAMESPACE, "--dry-run=server", "--output", "json", *args).stdout)
+    finally:
+        delete_all(kube, made)
+    manager = next(obj for obj in yaml.safe_load_all(release["manifest"])
+                   if obj and obj["kind"] == "Deployment" and obj["metadata"]["name"] == MANAGER)
+    container = manager["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"{US_WEST_2}/hyperpod-inference-operator:v3.2"
+    assert {"name": "AWS_REGION", "value": "us-west-2"} in container["env"]
+    assert "region from the nodes' topology.kubernetes.io/region label" in release["info"]["notes"]
+
+
 @pytest.fixture(scope="module")
 def installed_with_stand_ins(helm3_cli: HelmCli, kube: Kube, prerequisites_namespace: str,
                              helm4_cli: HelmCli) -> Iterator[str]:
@@ -198,7 +225,7 @@ def test_the_install_creates_the_operator_its_crds_and_its_volume(installed_with
     deployment = kube.get("deployment", MANAGER, OPERATOR_NAMESPACE)
     assert deployment is not None
     images = [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]]
-    assert images == ["861276088053.dkr.ecr.us-west-2.amazonaws.com/hyperpod-inference-operator:v3.2"]
+    assert images == [f"{US_WEST_2}/hyperpod-inference-operator:v3.2"]
     for kind, name in [("service", f"{COMPONENT}-conversion-webhook"), ("certificate", "serving-cert"),
                        ("issuer", "selfsigned-issuer"), ("serviceaccount", MANAGER)]:
         assert kube.exists(kind, name, OPERATOR_NAMESPACE), (kind, name)
