@@ -13,10 +13,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from hyperpod_deps.chart.checks import run_checks
 from hyperpod_deps.chart.cluster_prerequisites import Sign, declared, findings
 from hyperpod_deps.chart.render import Manifest, RenderError
 from hyperpod_deps.cli.main import cli
@@ -335,3 +337,26 @@ def test_plan_lists_what_the_operator_needs_with_each_command() -> None:
     assert entry["needs"][4]["command"].startswith("helm install cert-manager cert-manager --repo ")
     text = CliRunner().invoke(cli, ["plan", "--helm", str(helm_path(3)), *settings]).output
     assert "NEEDS (NOT INSTALLED BY THE CHART)" in text
+
+
+@pytest.mark.parametrize("version", [f"1.{minor}.0" for minor in range(29, 38)])
+def test_every_builtin_object_is_valid_kubernetes(render3: Renderer, version: str) -> None:
+    errors = []
+    for obj in ours(render3(*required())):
+        if obj["apiVersion"] == "cert-manager.io/v1":
+            continue  # cert-manager's kinds: no bundled schema, and the stand-in CRDs accept anything
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            errors.append(f"{obj['kind']}/{obj['metadata']['name']}: {error.message}")
+    assert not errors, "\n".join(errors)
+
+
+def test_the_project_checks_find_only_upstreams_wildcard_grant(render3: Renderer) -> None:
+    """The operator's ClusterRole keeps upstream's wildcard rule (docs/inference-operator.md):
+    the project's checks flag it, and nothing else of the component."""
+    findings = [str(f) for f in run_checks(ours(render3(*required())))]
+    assert findings == [
+        "ClusterRole/hyperpod-inference-operator-manager-role: rule 3: wildcard verb [rbac]",
+        "ClusterRole/hyperpod-inference-operator-manager-role: rule 3: wildcard in resources [rbac]",
+    ]
