@@ -9,7 +9,9 @@ and grants, and upstream's own values file is accepted unchanged.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +362,43 @@ def test_the_project_checks_find_only_upstreams_wildcard_grant(render3: Renderer
         "ClusterRole/hyperpod-inference-operator-manager-role: rule 3: wildcard verb [rbac]",
         "ClusterRole/hyperpod-inference-operator-manager-role: rule 3: wildcard in resources [rbac]",
     ]
+
+
+def test_helm_3_and_4_render_the_same_objects(helm3: Path) -> None:
+    """The same objects; the order of the documents differs between the two (Helm sorts by
+    kind when it installs)."""
+    def by_identity(objects: list[Manifest]) -> dict[tuple[str, str, str], Manifest]:
+        return {identity(obj): obj for obj in objects}
+
+    assert by_identity(Renderer(helm_path(4))(*required())) == by_identity(Renderer(helm3)(*required()))
+
+
+# checkov on the component's objects: what it finds, and why each is left.
+CHECKOV_ACCEPTED = {
+    # AWS publishes the operator by tag (v3.2); no digest is published to pin. image.repository
+    # can point at a mirror that pins one.
+    ("CKV_K8S_43", "Deployment/hyperpod-inference-operator-controller-manager"),
+    # The operator is a controller: it talks to the API server with its ServiceAccount's token.
+    ("CKV_K8S_38", "Deployment/hyperpod-inference-operator-controller-manager"),
+    # No NetworkPolicy: the conversion webhook must admit the API server, whose source address
+    # no namespace or pod selector names; upstream renders none either.
+    ("CKV2_K8S_6", "Pod/hyperpod-inference-operator-controller-manager"),
+}
+
+
+def test_checkov_finds_only_the_accepted(render3: Renderer, tmp_path: Path) -> None:
+    checkov = os.environ.get("CHECKOV") or shutil.which("checkov")
+    if not checkov or not Path(checkov).exists():
+        pytest.fail("checkov is not installed: run the tests through `make test`")
+    (tmp_path / "inference.yaml").write_text(yaml.safe_dump_all(ours(render3(*required()))))
+    result = subprocess.run(
+        [checkov, "--directory", str(tmp_path), "--framework", "kubernetes", "--skip-download",
+         "--output", "json", "--quiet", "--compact"],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"})
+    assert result.returncode in (0, 1), result.stderr
+    report = json.loads(result.stdout)
+    found = {(check["check_id"], "/".join(check["resource"].split(".")[0:3:2]))
+             for entry in (report if isinstance(report, list) else [report])
+             for check in entry.get("results", {}).get("failed_checks", [])}
+    assert found == CHECKOV_ACCEPTED
