@@ -177,8 +177,13 @@ def test_values_reach_the_settings(render3: Renderer) -> None:
         "job-auto-restart.controller.triggers.nodeNotReadyGraceSeconds=30",
         "job-auto-restart.controller.logLevel=debug",
         "job-auto-restart.controller.metrics.port=9090",
+        "job-auto-restart.controller.blastRadius.maxJobPercent=30",
+        "job-auto-restart.controller.blastRadius.windowSeconds=900",
     )
     settings = settings_of(objects)
+    assert settings.blast_radius.guard().max_job_percent == 30
+    assert settings.blast_radius.window_seconds == 900
+    assert settings.blast_radius.max_node_percent == 20  # the default
     assert settings.triggers.pod_signals == (7,)
     assert settings.triggers.node_not_ready_grace_seconds == 30
     assert settings.log_level == "debug"
@@ -235,6 +240,10 @@ def test_leader_timings_out_of_order_fail_with_the_fix(render3: Renderer) -> Non
         "job-auto-restart.controller.triggers.podSignals={64}",
         "job-auto-restart.controller.triggers.nodeNotReady=maybe",
         "job-auto-restart.controller.metrics.port=80",
+        "job-auto-restart.controller.blastRadius.maxJobPercent=0",
+        "job-auto-restart.controller.blastRadius.maxNodePercent=150",
+        "job-auto-restart.controller.blastRadius.maxJobShare=50",
+        "job-auto-restart.controller.deletePolicy.enabled=yes",
     ],
 )
 def test_the_schema_refuses_typos_and_bad_values(render3: Renderer, value: str) -> None:
@@ -297,3 +306,46 @@ def test_notes_name_no_unpublished_image_once_a_registry_is_set() -> None:
     mirror = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
     text = notes("global.platform=generic", f"global.imageRegistry={mirror}")
     assert "no registry publishes yet" not in text
+
+
+def _delete_policy(objects: list[Manifest]) -> Manifest:
+    return named(objects, "ValidatingAdmissionPolicy", f"{NAME}-pod-deletes")
+
+
+def _variables(policy: Manifest) -> dict[str, str]:
+    return {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+
+
+def test_the_delete_policy_holds_the_controller_to_its_job_kinds(render3: Renderer) -> None:
+    objects = render3(*GENERIC, "job-auto-restart.controller.deletePolicy.enabled=true")
+    policy = _delete_policy(objects)
+    assert policy["spec"]["matchConditions"] == [{
+        "name": "auto-restart-controller",
+        "expression": f"request.userInfo.username == 'system:serviceaccount:kube-system:{NAME}'"}]
+    assert policy["spec"]["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["DELETE"], "resources": ["pods"]}]
+    variables = _variables(policy)
+    assert variables["handledKinds"] == "['PyTorchJob', 'MPIJob', 'TFJob', 'XGBoostJob', 'PaddleJob']"
+    assert "mpiLauncher" in variables
+    assert named(objects, "ValidatingAdmissionPolicyBinding", f"{NAME}-pod-deletes")["spec"] == {
+        "policyName": f"{NAME}-pod-deletes", "validationActions": ["Deny"]}
+
+
+def test_the_delete_policy_follows_the_kinds_handled(render3: Renderer) -> None:
+    objects = render3(*CONTROLLER_ON, "job-auto-restart.controller.deletePolicy.enabled=true",
+                      "job-auto-restart.controller.kinds={PyTorchJob,TFJob}")
+    variables = _variables(_delete_policy(objects))
+    assert variables["handledKinds"] == "['TFJob']"  # PyTorchJobs are HyperPod's on hyperpod
+    assert "mpiLauncher" not in variables
+
+
+@pytest.mark.parametrize("values", [(), ("job-auto-restart.controller.deletePolicy.enabled=false",)],
+                         ids=["not-known-to-be-served", "off"])
+def test_no_delete_policy_where_off_or_not_known_to_be_served(render3: Renderer,
+                                                              values: tuple[str, ...]) -> None:
+    assert of_kind(render3(*GENERIC, *values), "ValidatingAdmissionPolicy") == []
+
+
+def test_no_delete_policy_without_the_controller(render3: Renderer) -> None:
+    objects = render3(*NO_CRDS, "job-auto-restart.controller.deletePolicy.enabled=true")
+    assert [p["metadata"]["name"] for p in of_kind(objects, "ValidatingAdmissionPolicy")] == []

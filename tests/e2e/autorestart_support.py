@@ -11,7 +11,8 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import yaml
 from hyperpod_deps.core import wire
 from hyperpod_deps.localcluster import kubeconfig
 from hyperpod_deps.localcluster.processes import free_port
+from tests.e2e.helm_support import HelmCli
 from tests.e2e.kube_support import ApiObject, Kube
 from tests.e2e.kubeflow_support import mpijob, pytorchjob
 from tests.e2e.waiting import poll
@@ -45,6 +47,10 @@ CHART_VALUES = (
     "job-auto-restart.controller.leaderElection.renewDeadlineSeconds=4",
     "job-auto-restart.controller.leaderElection.retryPeriodSeconds=1",
     "job-auto-restart.controller.logLevel=debug",
+    # No blast-radius limit: these tests restart jobs on several nodes within minutes. The limit
+    # has its own tests (test_auto_restart_limits.py).
+    "job-auto-restart.controller.blastRadius.maxJobPercent=100",
+    "job-auto-restart.controller.blastRadius.maxNodePercent=100",
 )
 FAULTY = wire.UNSCHEDULABLE_PENDING_REPLACEMENT
 TAINT = f"{wire.NODE_HEALTH_LABEL}={wire.NODE_HEALTH_TAINT_VALUE}:{wire.NODE_HEALTH_TAINT_EFFECT}"
@@ -78,6 +84,22 @@ def inject_node_fault(kube: Kube, node: str, value: str = FAULTY) -> None:
     and wait for the label, instead of setting it."""
     kube.run("label", "node", node, f"{wire.NODE_HEALTH_LABEL}={value}", "--overwrite")
     kube.run("taint", "node", node, TAINT, "--overwrite")
+
+
+@contextmanager
+def node_faults(kube: Kube) -> Iterator[Callable[[str], None]]:
+    """Marks nodes faulty; every node it marked is healthy again afterwards."""
+    marked: list[str] = []
+
+    def inject(node: str) -> None:
+        marked.append(node)
+        inject_node_fault(kube, node)
+
+    try:
+        yield inject
+    finally:
+        for node in marked:
+            heal_node(kube, node)
 
 
 def heal_node(kube: Kube, node: str) -> None:
@@ -264,6 +286,32 @@ class Controllers:
 
     def alive(self) -> list[Controller]:
         return [c for c in self.started if c.process.poll() is None]
+
+
+@contextmanager
+def chart_installed(helm: HelmCli, kube: Kube, *extra_values: str) -> Iterator[None]:
+    """job-auto-restart from the umbrella chart (CHART_VALUES, then `extra_values`), removed after."""
+    values = [arg for value in (*CHART_VALUES, *extra_values) for arg in ("--set", value)]
+    helm.run("install", RELEASE, "helm_chart/HyperPodHelmChart", "--namespace", NAMESPACE,
+             "--create-namespace", *values)
+    try:
+        yield
+    finally:
+        helm.uninstall(RELEASE, NAMESPACE)
+        kube.delete("namespace", [NAMESPACE])
+
+
+@contextmanager
+def controllers_running(kube: Kube, admin_kubeconfig: Path, folder: Path) -> Iterator[Controllers]:
+    """Two replicas with the chart's settings and ServiceAccount, as its Deployment runs them; one leads."""
+    kubeconfig = token_kubeconfig(kube, admin_kubeconfig, folder / "kubeconfig")
+    manager = Controllers(kubeconfig, chart_settings(kube), folder)
+    started = [manager.start("replica-a"), manager.start("replica-b")]
+    try:
+        wait_leader(kube, started)
+        yield manager
+    finally:
+        manager.stop_all()
 
 
 def lease_holder(kube: Kube) -> str:

@@ -32,21 +32,8 @@ RESTART_TIMEOUT = 90
 
 @pytest.fixture(scope="module")
 def chart(helm4_cli: HelmCli, kube: Kube) -> Iterator[None]:
-    values = [arg for value in ar.CHART_VALUES for arg in ("--set", value)]
-    helm4_cli.run(
-        "install",
-        ar.RELEASE,
-        "helm_chart/HyperPodHelmChart",
-        "--namespace",
-        ar.NAMESPACE,
-        "--create-namespace",
-        *values,
-    )
-    try:
+    with ar.chart_installed(helm4_cli, kube):
         yield
-    finally:
-        helm4_cli.uninstall(ar.RELEASE, ar.NAMESPACE)
-        kube.delete("namespace", [ar.NAMESPACE])
 
 
 @pytest.fixture(scope="module")
@@ -61,28 +48,14 @@ def controllers(
     """Two replicas, as the chart's Deployment runs them; one leads."""
     assert local_cluster.kubeconfig is not None
     folder = tmp_path_factory.mktemp("auto-restart")
-    kubeconfig = ar.token_kubeconfig(kube, Path(local_cluster.kubeconfig), folder / "kubeconfig")
-    manager = ar.Controllers(kubeconfig, ar.chart_settings(kube), folder)
-    started = [manager.start("replica-a"), manager.start("replica-b")]
-    try:
-        ar.wait_leader(kube, started)
+    with ar.controllers_running(kube, Path(local_cluster.kubeconfig), folder) as manager:
         yield manager
-    finally:
-        manager.stop_all()
 
 
 @pytest.fixture
 def faults(kube: Kube) -> Iterator[Callable[[str], None]]:
-    """Marks nodes faulty; every node it marked is healthy again after the test."""
-    marked: list[str] = []
-
-    def inject(node: str) -> None:
-        marked.append(node)
-        ar.inject_node_fault(kube, node)
-
-    yield inject
-    for node in marked:
-        ar.heal_node(kube, node)
+    with ar.node_faults(kube) as inject:
+        yield inject
 
 
 def leader(kube: Kube, controllers: ar.Controllers) -> ar.Controller:

@@ -49,6 +49,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.paused = Counter(
+            f"{PREFIX}_restarts_paused",
+            "Restarts held back by the blast-radius limit (too many jobs or nodes in the window).",
+            ["limit"],
+            registry=self.registry,
+        )
         self.errors = Counter(
             f"{PREFIX}_errors", "API calls that failed, by operation.", ["operation"], registry=self.registry
         )

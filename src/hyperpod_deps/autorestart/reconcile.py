@@ -14,7 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from hyperpod_deps.autorestart import record as records
 from hyperpod_deps.autorestart import validation
-from hyperpod_deps.autorestart.actions import Actor, Conflict, now_text
+from hyperpod_deps.autorestart.actions import Actor, Conflict, now_text, summary
+from hyperpod_deps.autorestart.guard import BlastRadiusGuard
 from hyperpod_deps.autorestart.index import DELETED, ClusterIndex, JobKey, Manifest, job_view
 from hyperpod_deps.autorestart.logs import log
 from hyperpod_deps.autorestart.metrics import Metrics
@@ -40,9 +41,11 @@ class Reconciler:
         logger: logging.Logger,
         wall: Callable[[], float],
         schedule: Schedule,
+        guard: BlastRadiusGuard,
     ) -> None:
         self._index, self._actor, self._policy, self._metrics = index, actor, policy, metrics
-        self._logger, self._wall, self._schedule = logger, wall, schedule
+        self._logger, self._wall, self._schedule, self._guard = logger, wall, schedule, guard
+        self._paused: dict[str, str] = {}  # job uid -> the guard's last reason for holding it
         self._pool = ThreadPoolExecutor(max_workers=ACTION_WORKERS, thread_name_prefix="restart")
         self._reported: dict[str, str] = {}  # job uid -> the problems last reported for it
 
@@ -50,7 +53,8 @@ class Reconciler:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def reconcile(self, keys: Iterable[JobKey]) -> None:
-        pending = {key: decision for key in sorted(keys) if (decision := self._decide(key)) is not None}
+        pending = {key: decision for key in sorted(keys)
+                   if (decision := self._decide(key)) is not None and self._admitted(key, decision)}
         for _ in range(ATTEMPTS):
             if not pending:
                 return
@@ -60,8 +64,37 @@ class Reconciler:
                 running[key] = (job, self._pool.submit(self._actor.carry_out, job, decision))
             pending = {}
             for key, (job, future) in running.items():
-                if self._finished(key, job, future) and (decision := self._decide(key)) is not None:
+                if (self._finished(key, job, future) and (decision := self._decide(key)) is not None
+                        and self._admitted(key, decision)):
                     pending[key] = decision
+
+    def _admitted(self, key: JobKey, decision: Decision) -> bool:
+        """A new restart must pass the blast-radius guard; finishing an interrupted one or
+        recording a spent budget brings nothing new down. A held job gets one Event per reason."""
+        if decision.verdict is not Verdict.RESTART:
+            return True
+        job = self._index.jobs[key]
+        uid = str(job["metadata"].get("uid"))
+        jobs = self._index.jobs.values()
+        opted_in = {str(j["metadata"].get("uid")) for j in jobs if validation.opted_in(j)}
+        admission = self._guard.admit(self._wall(), uid, {f.node for f in decision.faults}, opted_in,
+                                      set(self._index.nodes))
+        if admission.allowed:
+            self._paused.pop(uid, None)
+            return True
+        self._metrics.paused.labels(admission.limit).inc()
+        if admission.retry_at is not None:
+            self._schedule(admission.retry_at, key)
+        if self._paused.get(uid) != admission.reason:
+            self._paused[uid] = admission.reason
+            log(self._logger, logging.WARNING, "not restarting: blast-radius limit",
+                job=f"{key[1]}/{key[2]}", kind=key[0], reason=admission.reason)
+            self._actor.report(
+                job, WARNING, "AutoRestartPaused",
+                f"Not restarted after {summary(decision.faults)}: {admission.reason}. It is restarted "
+                "when earlier restarts leave the window, if the fault is still there; the limits are "
+                "job-auto-restart.controller.blastRadius in the chart's values.")
+        return False
 
     def _finished(self, key: JobKey, job: Manifest, future: Future[Manifest | None]) -> bool:
         """Record the outcome; True when the job must be decided again (it changed under us)."""

@@ -13,6 +13,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from hyperpod_deps.autorestart.faults import Trigger
+from hyperpod_deps.autorestart.guard import GuardSettings
 from hyperpod_deps.autorestart.policy import PolicySettings
 from hyperpod_deps.core.settings import SettingsModel
 
@@ -74,12 +75,27 @@ class Metrics(SettingsModel):
     bind_address: str = "0.0.0.0"
 
 
+class BlastRadius(SettingsModel):
+    """At most these shares of the opted-in jobs and of the nodes within the window (guard.py)."""
+
+    max_job_percent: int = Field(default=50, ge=1, le=100)
+    max_node_percent: int = Field(default=20, ge=1, le=100)
+    window_seconds: float = Field(default=600.0, gt=0)
+    min_jobs: int = Field(default=1, ge=0)
+    min_nodes: int = Field(default=1, ge=0)
+
+    def guard(self) -> GuardSettings:
+        return GuardSettings(self.max_job_percent, self.max_node_percent, self.window_seconds,
+                             self.min_jobs, self.min_nodes)
+
+
 class ControllerSettings(SettingsModel):
     platform: Literal["hyperpod", "generic"] = "hyperpod"
     kinds: tuple[KindName, ...] = Field(default=ALL_KINDS, min_length=1)
     handle_pytorch_jobs_on_hyperpod: bool = Field(default=False, alias="handlePyTorchJobsOnHyperPod")
     triggers: Triggers = Triggers()
     leader_election: LeaderElection = LeaderElection()
+    blast_radius: BlastRadius = BlastRadius()
     metrics: Metrics = Metrics()
     # Every job is looked at again this often, so nothing depends on a single watch event.
     resync_seconds: float = Field(default=300.0, gt=0)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from hyperpod_deps.autorestart.actions import POD, Actor
+from hyperpod_deps.autorestart.guard import BlastRadiusGuard
 from hyperpod_deps.autorestart.index import ClusterIndex, JobKey
 from hyperpod_deps.autorestart.jobkinds import BY_KIND, JOB_NAME_LABEL, controller_uid
 from hyperpod_deps.autorestart.logs import log
@@ -51,7 +52,8 @@ class Term:
         actor = Actor(self._kube, metrics, logger, identity, may_act, wall)
         self._index = ClusterIndex(frozenset(settings.triggers.pod_signals))
         self._reconciler = Reconciler(
-            self._index, actor, settings.policy(), metrics, logger, wall, self._schedule
+            self._index, actor, settings.policy(), metrics, logger, wall, self._schedule,
+            BlastRadiusGuard(settings.blast_radius.guard()),
         )
         self._updates: queue.Queue[Update] = queue.Queue()
         self._stop = threading.Event()

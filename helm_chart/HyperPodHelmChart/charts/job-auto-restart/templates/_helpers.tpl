@@ -57,6 +57,7 @@ platform: {{ (.Values.global | default dict).platform | default "hyperpod" }}
 kinds: {{ toJson $c.kinds }}
 handlePyTorchJobsOnHyperPod: {{ $c.handlePyTorchJobsOnHyperPod }}
 triggers: {{ toJson $c.triggers }}
+blastRadius: {{ toJson $c.blastRadius }}
 leaderElection:
   leaseName: {{ include "hyperpod-common.fullname" . }}
   leaseNamespace: {{ .Release.Namespace }}
