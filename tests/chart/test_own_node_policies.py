@@ -97,3 +97,15 @@ def test_the_policies_follow_a_moved_namespace(render: Renderer) -> None:
     policy = named(objects, POLICY, CHECK_POLICY)
     assert "system:serviceaccount:health-checks:deep-health-check-service-account" in (
         policy["spec"]["matchConditions"][0]["expression"])
+
+
+def test_only_the_node_agents_may_run_in_the_check_namespace(render: Renderer) -> None:
+    objects = render("deep-health-check.namespacePolicy.enabled=true",
+                     "deep-health-check.namespace.name=health-checks")
+    policy = named(objects, POLICY, "dependencies-deep-health-check-namespace")
+    assert policy["spec"]["matchConstraints"]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "health-checks"}}
+    assert _variable(policy, "allowedAccounts") == (
+        "['deep-health-check-service-account', 'health-monitoring-agent']")
+    binding = named(objects, BINDING, "dependencies-deep-health-check-namespace")
+    assert binding["spec"]["validationActions"] == ["Deny"]

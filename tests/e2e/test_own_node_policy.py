@@ -9,7 +9,6 @@ token is: its own node and its own keys are allowed, anything else is refused, w
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,10 @@ from hyperpod_deps.kube.nodes import NODE, update_node
 from hyperpod_deps.kube.tokens import service_account_token
 from hyperpod_deps.localcluster import kubeconfig
 from hyperpod_deps.localcluster.cluster import ClusterStatus
-from hyperpod_deps.toolchain.helm import helm_path
+from tests.e2e import policy_support
 from tests.e2e.health_agent_support import create_node
 from tests.e2e.kube_support import Kube
 from tests.e2e.waiting import poll
-from tests.support.charts import CHART
 
 pytestmark = pytest.mark.e2e
 
@@ -42,14 +40,6 @@ TEMPLATES = [f"charts/{chart}/templates/{name}.yaml"
 NOW = "2026-12-06T12:00:00Z"
 
 
-def _rendered() -> str:
-    show = [f"--show-only={template}" for template in TEMPLATES]
-    return subprocess.run(
-        [str(helm_path(3)), "template", "policy-e2e", str(CHART), "--namespace", "kube-system",
-         "--set", "global.platform=generic",
-         # What discovery tells helm install on a server that has the API; the default is "on where served".
-         "--api-versions", "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy", *show],
-        capture_output=True, text=True, check=True).stdout
 
 
 @dataclass(frozen=True)
@@ -66,7 +56,7 @@ def world(local_cluster: ClusterStatus, kube: Kube,
     assert local_cluster.kubeconfig is not None
     admin_config = Path(local_cluster.kubeconfig)
     folder = tmp_path_factory.mktemp("own-node")
-    rendered = _rendered()
+    rendered = policy_support.rendered(TEMPLATES, "global.platform=generic")
     assert rendered.count("kind: ValidatingAdmissionPolicyBinding") == 2, rendered
     kube.run("create", "namespace", NAMESPACE, check=False)  # another test's install may have left it
     kube.run("apply", "-f", "-", stdin=rendered)
