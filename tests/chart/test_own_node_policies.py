@@ -52,7 +52,8 @@ def test_false_turns_them_off_even_where_served() -> None:
         [str(helm_path(3)), "template", "dependencies", str(CHART), "--namespace", "kube-system",
          "--api-versions", "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy",
          "--set", "health-monitoring-agent.ownNodePolicy.enabled=false",
-         "--set", "deep-health-check.ownNodePolicy.enabled=false"],
+         "--set", "deep-health-check.ownNodePolicy.enabled=false",
+         "--set", "deep-health-check.namespacePolicy.enabled=false"],
         capture_output=True, text=True, check=True).stdout
     assert f"kind: {POLICY}" not in result
 
