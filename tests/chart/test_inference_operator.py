@@ -179,6 +179,12 @@ def test_the_crds_are_the_generated_data_with_the_operators_conversion_webhook(r
         assert [v["name"] for v in spec["versions"] if v["storage"]] == ["v1"]
 
 
+def test_the_operators_namespace_is_kept_and_restricted(render3: Renderer) -> None:
+    namespace = named(render3(*required()), "Namespace", NAMESPACE)
+    assert namespace["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
 def test_crds_keep_false_lets_uninstall_delete_them(render3: Renderer) -> None:
     objects = ours(render3(*required(), f"{COMPONENT}.crds.keep=false"))
     for crd in of_kind(objects, "CustomResourceDefinition"):

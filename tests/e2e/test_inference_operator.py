@@ -215,6 +215,8 @@ def installed_with_stand_ins(helm3_cli: HelmCli, kube: Kube, prerequisites_names
         kube.delete("customresourcedefinition", CRDS)
         kube.wait_gone("customresourcedefinition", CRDS)
         kube.delete("persistentvolume", ["s3-pv"])
+        kube.delete("namespace", [OPERATOR_NAMESPACE])
+        kube.wait_gone("namespace", [OPERATOR_NAMESPACE], timeout_seconds=120)
         delete_all(kube, made)
 
 
@@ -323,8 +325,10 @@ def test_broken_samples_are_refused(kube: Kube, sample_namespace: str) -> None:
         assert code != 0 and refusal in output, (refusal, output)
 
 
-def test_uninstall_keeps_the_crds(helm4_cli: HelmCli, kube: Kube, installed_with_stand_ins: str) -> None:
+def test_uninstall_keeps_the_crds_and_the_namespace(helm4_cli: HelmCli, kube: Kube,
+                                                    installed_with_stand_ins: str) -> None:
     helm4_cli.uninstall(RELEASE, NAMESPACE)
     kube.wait_gone("deployment", [MANAGER], OPERATOR_NAMESPACE)
     for name in CRDS:
         assert kube.exists("customresourcedefinition", name), name
+    assert kube.exists("namespace", OPERATOR_NAMESPACE)
