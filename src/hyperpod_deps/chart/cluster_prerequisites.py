@@ -16,11 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hyperpod_deps.chart.preflight import Prerequisite
 from hyperpod_deps.chart.render import Manifest
-from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
+
+if TYPE_CHECKING:  # `plan` reads the declarations here and must not load the API client
+    from hyperpod_deps.kube.client import Kube
 
 PREREQUISITES_ANNOTATION = "hyperpod-deps/prerequisites"
 # The API of each kind a sign may name.

@@ -12,7 +12,6 @@ from hyperpod_deps.chart.inventory import ImageOrigin, images, origin
 from hyperpod_deps.chart.render import RenderError, render
 from hyperpod_deps.cli.exit_codes import ExitCode, fail
 from hyperpod_deps.cli.options import build_request, fail_render, render_options, resolve_helm
-from hyperpod_deps.localcluster import cluster as local
 from hyperpod_deps.localcluster.layout import DEFAULT_NAME
 from hyperpod_deps.toolchain import agents_image
 from hyperpod_deps.toolchain.image_push import PushError, push
@@ -77,6 +76,8 @@ def push_command(registry: str | None, cluster_name: str, archive: Path | None, 
     that pull exactly that digest. Credentials: `skopeo login REGISTRY` (ECR: pipe
     `aws ecr get-login-password` into `skopeo login --username AWS --password-stdin`)."""
     if registry is None:
+        from hyperpod_deps.localcluster import cluster as local  # the Kubernetes client: only here
+
         registry = local.status(cluster_name).registry
         if registry is None:
             fail(f"no REGISTRY given and local cluster {cluster_name!r} runs no registry: give one, "
