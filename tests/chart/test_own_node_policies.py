@@ -110,3 +110,13 @@ def test_only_the_node_agents_may_run_in_the_check_namespace(render: Renderer) -
         "['deep-health-check-service-account', 'health-monitoring-agent']")
     binding = named(objects, BINDING, "dependencies-deep-health-check-namespace")
     assert binding["spec"]["validationActions"] == ["Deny"]
+
+
+def test_the_check_pods_patch_only_their_own_pod_and_no_spec(render: Renderer) -> None:
+    objects = render(*ON)
+    policy = named(objects, POLICY, "dependencies-deep-health-check-own-pod")
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["pods"]
+    expressions = [v["expression"] for v in policy["spec"]["validations"]]
+    assert "variables.boundPod[0] == object.metadata.name" in expressions[0]
+    assert "object.metadata.namespace == 'aws-hyperpod'" in expressions[0]
+    assert expressions[1] == "object.spec == oldObject.spec"

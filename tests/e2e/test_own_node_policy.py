@@ -18,6 +18,7 @@ import pytest
 from hyperpod_deps.core import wire
 from hyperpod_deps.core.nodestate import Condition, NodeUpdate
 from hyperpod_deps.kube.client import Kube as Client
+from hyperpod_deps.kube.client import ResourceType
 from hyperpod_deps.kube.errors import Forbidden
 from hyperpod_deps.kube.nodes import NODE, update_node
 from hyperpod_deps.kube.tokens import service_account_token
@@ -37,7 +38,10 @@ OWN, OTHER = "own-node-a", "own-node-b"
 TEMPLATES = [f"charts/{chart}/templates/{name}.yaml"
              for chart in ("health-monitoring-agent", "deep-health-check")
              for name in ("serviceaccount", "rbac", "own-node-policy")]
+TEMPLATES.append("charts/deep-health-check/templates/own-pod-policy.yaml")
 NOW = "2026-12-06T12:00:00Z"
+CHECK_PODS = ("check-own", "check-other")
+POD = ResourceType("v1", "Pod", "pods", True)
 
 
 
@@ -48,6 +52,7 @@ class World:
     kube: Kube
     identity: Callable[[str, str | None], Client]  # (ServiceAccount, bound node) -> its client
     config: Callable[[str, str | None], Path]  # the same identity's kubeconfig
+    pod_identity: Callable[[str, str], Client]  # (ServiceAccount, bound pod) -> its client
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +62,7 @@ def world(local_cluster: ClusterStatus, kube: Kube,
     admin_config = Path(local_cluster.kubeconfig)
     folder = tmp_path_factory.mktemp("own-node")
     rendered = policy_support.rendered(TEMPLATES, "global.platform=generic")
-    assert rendered.count("kind: ValidatingAdmissionPolicyBinding") == 2, rendered
+    assert rendered.count("kind: ValidatingAdmissionPolicyBinding") == 3, rendered
     kube.run("create", "namespace", NAMESPACE, check=False)  # another test's install may have left it
     kube.run("apply", "-f", "-", stdin=rendered)
     for node in (OWN, OTHER):
@@ -75,14 +80,23 @@ def world(local_cluster: ClusterStatus, kube: Kube,
         made.append(client)
         return client
 
+    def pod_identity(service_account: str, pod: str) -> Client:
+        token = service_account_token(admin, NAMESPACE, service_account, seconds=3600, pod=pod)
+        client = Client.connect(kubeconfig.with_token(
+            admin_config, f"system:serviceaccount:{NAMESPACE}:{service_account}", token,
+            folder / f"{service_account}-pod-{pod}"))
+        made.append(client)
+        return client
+
     try:
-        yield World(admin, kube, identity, config)
+        yield World(admin, kube, identity, config, pod_identity)
     finally:
         for client in made:
             client.close()
         admin.close()
         kube.run("delete", "-f", "-", "--ignore-not-found", stdin=rendered)
         kube.delete("node", [OWN, OTHER])
+        kube.delete("pod", CHECK_PODS, NAMESPACE)
 
 
 def _label(client: Client, node: str, key: str, value: str) -> None:
@@ -194,3 +208,43 @@ def test_the_check_pod_writes_only_its_result_label_on_its_own_node(world: World
     assert f"bound to ({OWN}), not {OTHER}" in message
     message = _refusal(lambda: _patch_label(check, OWN, wire.NODE_HEALTH_LABEL, wire.UNSCHEDULABLE))
     assert f"may change only the labels {wire.DEEP_HEALTH_CHECK_LABEL} of a node" in message
+
+
+def _check_pod(name: str) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"serviceAccountName": CHECK, "nodeName": OWN,
+                     "containers": [{"name": "check", "image": "registry.invalid/check:1"}]}}
+
+
+def test_a_check_pod_annotates_only_its_own_pod_and_changes_no_spec(world: World) -> None:
+    _policy_enforced(world)
+    for name in CHECK_PODS:
+        world.admin.create(_check_pod(name), NAMESPACE)
+    check = world.pod_identity(CHECK, "check-own")
+
+    def annotate(pod: str) -> None:
+        check.merge_patch(POD, pod, NAMESPACE, {"metadata": {"annotations": {"check/progress": "50"}}})
+
+    def new_image() -> None:
+        """The one container change a pod update may make (a merge patch replaces the whole list)."""
+        current = world.admin.get(POD, "check-own", NAMESPACE)
+        assert current is not None
+        containers = [dict(c, image="registry.invalid/other:1") for c in current["spec"]["containers"]]
+        check.merge_patch(POD, "check-own", NAMESPACE, {"spec": {"containers": containers}})
+
+    poll(lambda: _refusal_or_none(lambda: annotate("check-other")), lambda m: "bound to" in (m or ""),
+         "the own-pod policy to be enforced", 30)
+    annotate("check-own")
+    written = world.admin.get(POD, "check-own", NAMESPACE)
+    assert written is not None and written["metadata"]["annotations"]["check/progress"] == "50"
+    assert f"may change only the pod its token is bound to (check-own), not {NAMESPACE}/check-other" in (
+        _refusal(lambda: annotate("check-other")))
+    assert "may change only a pod's labels and annotations, not its spec" in _refusal(new_image)
+
+
+def _refusal_or_none(write: Callable[[], object]) -> str | None:
+    try:
+        write()
+    except Forbidden as error:
+        return str(error)
+    return None
