@@ -77,6 +77,11 @@ SCIENTIST = Subject("carol", ("hyperpod-scientist-user-cluster-role-cluster-leve
 NAMESPACED_SCIENTIST = Subject("dave", ("hyperpod-scientist-user-namespace-level-role-kubeflow-level",))
 SERVICE_ROLE = Subject("hyperpod-service-linked-role")
 CHECK_POD = Subject("system:serviceaccount:aws-hyperpod:deep-health-check-service-account")
+HEALTH_AGENT = Subject("system:serviceaccount:aws-hyperpod:health-monitoring-agent")
+RESUME_IDENTITY = Subject("system:serviceaccount:aws-hyperpod:job-auto-restart")
+NEURON_PLUGIN = Subject("system:serviceaccount:kube-system:neuron-device-plugin")
+TRAINING_OPERATOR = Subject("system:serviceaccount:kubeflow:training-operator")
+MPI_OPERATOR = Subject("system:serviceaccount:kube-system:dependencies-mpi-operator")
 
 
 def grants(resources: tuple[str, ...], verbs: tuple[str, ...], name: str = "") -> set[tuple[str, str, str]]:
@@ -248,6 +253,40 @@ CASES = [
     (CHECK_POD, "delete", "nodes", None, None, False),
     (CHECK_POD, "create", "pods", "aws-hyperpod", None, False),
     (CHECK_POD, "list", "pods", "aws-hyperpod", None, True),
+    (CHECK_POD, "get", "secrets", "aws-hyperpod", None, False),
+    (CHECK_POD, "update", "nodes", None, None, False),
+    # Every other ServiceAccount of the default install (issue 12): what it needs, and the
+    # nearest thing it must not have. Admission narrows some grants further (docs/security.md).
+    (HEALTH_AGENT, "patch", "nodes", None, None, True),
+    (HEALTH_AGENT, "patch", "nodes", None, "status", True),
+    (HEALTH_AGENT, "update", "nodes", None, None, False),  # the AWS agent patches
+    (HEALTH_AGENT, "delete", "nodes", None, None, False),
+    (HEALTH_AGENT, "list", "pods", None, None, False),
+    (HEALTH_AGENT, "get", "secrets", "aws-hyperpod", None, False),
+    (HEALTH_AGENT, "create", "pods", "aws-hyperpod", None, False),
+    (RESUME_IDENTITY, "get", "pods", "aws-hyperpod", None, False),  # bound to nothing
+    (RESUME_IDENTITY, "delete", "pods", None, None, False),
+    (RESUME_IDENTITY, "list", "nodes", None, None, False),
+    (NEURON_PLUGIN, "patch", "pods", None, None, True),
+    (NEURON_PLUGIN, "patch", "nodes", None, "status", True),
+    (NEURON_PLUGIN, "update", "pods", None, None, False),  # update could swap a pod's image
+    (NEURON_PLUGIN, "patch", "nodes", None, None, False),
+    (NEURON_PLUGIN, "create", "pods", None, None, False),
+    (NEURON_PLUGIN, "get", "secrets", "kube-system", None, False),
+    (TRAINING_OPERATOR, "create", "pods", None, None, True),
+    (TRAINING_OPERATOR, "update", "pytorchjobs.kubeflow.org", None, "status", True),
+    (TRAINING_OPERATOR, "get", "secrets/dependencies-training-operator-webhook-cert", "kubeflow", None, True),
+    (TRAINING_OPERATOR, "get", "secrets/another-secret", "kubeflow", None, False),
+    (TRAINING_OPERATOR, "get", "secrets", "kube-system", None, False),
+    (TRAINING_OPERATOR, "create", "mpijobs.kubeflow.org", "kubeflow", None, False),
+    (TRAINING_OPERATOR, "patch", "nodes", None, None, False),
+    (MPI_OPERATOR, "create", "pods", None, None, True),
+    (MPI_OPERATOR, "create", "secrets", None, None, True),  # each MPIJob's SSH key
+    (MPI_OPERATOR, "delete", "secrets", None, None, False),
+    (MPI_OPERATOR, "update", "pytorchjobs.kubeflow.org", None, None, False),
+    (MPI_OPERATOR, "patch", "nodes", None, None, False),
+    (MPI_OPERATOR, "update", "leases.coordination.k8s.io", "kube-system", None, True),
+    (MPI_OPERATOR, "update", "leases.coordination.k8s.io", "kubeflow", None, False),
 ]
 
 
