@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.core.manifest import Manifest
 from tests.support.charts import Renderer, named
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "client-roles.md"

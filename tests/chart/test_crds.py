@@ -15,7 +15,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from hyperpod_deps.chart.render import Manifest, RenderRequest, render_text
+from hyperpod_deps.chart.render import RenderRequest, render_text
+from hyperpod_deps.core.manifest import Manifest
 from tests.support.charts import CHART, ROOT
 
 JOBS = ROOT / "tests/data/jobs"

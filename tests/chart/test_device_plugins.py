@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.chart.render import RenderError
 from hyperpod_deps.core.instance_types import efa_capable, of_family
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.core.wire import NODE_HEALTH_TOLERATION
 from tests.chart.test_roles import install_notes
 from tests.support.charts import (

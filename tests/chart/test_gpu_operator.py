@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.chart.render import RenderError
 from hyperpod_deps.chart.requirements import (
     INSTALL_COMMAND_ANNOTATION,
     REQUIRES_CRD_ANNOTATION,
@@ -26,6 +26,7 @@ from hyperpod_deps.chart.requirements import (
     effective_section,
     rendered_requirements,
 )
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.toolchain.helm import helm_path
 from tests.support.charts import CHART, SUBCHARTS, Renderer, named, of_kind
 from tests.support.upstream import UPSTREAM_CHART as UPSTREAM

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from hyperpod_deps import __version__
-from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.chart.render import RenderError
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.core.quantity import parse_quantity
 from hyperpod_deps.core.wire import NODE_HEALTH_TOLERATION
 from hyperpod_deps.health import settings as agent_settings

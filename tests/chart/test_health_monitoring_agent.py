@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.chart.render import RenderError
 from hyperpod_deps.core.instance_types import of_family
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.core.wire import NODE_HEALTH_TOLERATION
 from hyperpod_deps.toolchain.helm import helm_path
 from tests.support.charts import (

@@ -22,8 +22,9 @@ from click.testing import CliRunner
 
 from hyperpod_deps.chart.checks import run_checks
 from hyperpod_deps.chart.cluster_prerequisites import Sign, declared, findings
-from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.chart.render import RenderError
 from hyperpod_deps.cli.main import cli
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.toolchain.helm import helm_path
 from tests.support.charts import SUBCHARTS, Renderer, named, of_kind, pod_spec
 from tests.support.upstream import UPSTREAM_CHART, requires_upstream

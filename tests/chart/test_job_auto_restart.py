@@ -10,7 +10,8 @@ import yaml
 from hyperpod_deps import __version__
 from hyperpod_deps.autorestart.jobkinds import BY_KIND
 from hyperpod_deps.autorestart.settings import ControllerSettings
-from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.chart.render import RenderError
+from hyperpod_deps.core.manifest import Manifest
 from tests.chart.test_health_monitoring_agent import notes
 from tests.support.charts import SUBCHARTS, Renderer, named, of_kind, pod_spec
 

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.toolchain.helm import helm_path
 from tests.support.charts import CHART, Renderer, named, of_kind
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.toolchain.helm import helm_path
 from tests.chart.conftest import render_scenario
 from tests.support.charts import CHART, Renderer

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.chart.render import RenderError
 from hyperpod_deps.core.kubernetes_facts import CLUSTER_SCOPED_RESOURCES, RBAC_VERBS
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.toolchain.helm import helm_path
 from tests.support.charts import CHART, Renderer, named, of_kind
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hyperpod_deps.chart.render import Manifest, RenderError, RenderRequest, render
+from hyperpod_deps.chart.render import RenderError, RenderRequest, render
+from hyperpod_deps.core.manifest import Manifest
 from tests.chart.test_roles import HYPERPOD_CLIENT_RULES, assert_least_privilege, group, install_notes
 from tests.support.charts import CHART, SUBCHARTS, Renderer, kinds, named, of_kind
 

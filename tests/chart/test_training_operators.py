@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hyperpod_deps.chart.render import Manifest, RenderError
+from hyperpod_deps.chart.render import RenderError
+from hyperpod_deps.core.manifest import Manifest
 from tests.chart.test_roles import install_notes
 from tests.support.charts import CHART, Renderer, named, of_kind, pod_spec
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.core.manifest import Manifest
 from tests.support.charts import Renderer
 from tests.support.upstream import (
     UPSTREAM_VALUES,

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hyperpod_deps.chart.render import Manifest, parse_manifests
+from hyperpod_deps.chart.render import parse_manifests
+from hyperpod_deps.core.manifest import Manifest
 from tests.e2e.expectations import Identity, drift, identity, kept
 from tests.e2e.helm_support import (
     DOCUMENTED_PACKAGING,

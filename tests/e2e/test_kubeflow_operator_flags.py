@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.toolchain.helm import helm_path
 from tests.support.charts import SCENARIOS, Renderer, of_kind, pod_spec
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from hyperpod_deps.chart.locate import SOURCE_ROOT
-from hyperpod_deps.chart.render import Manifest, RenderError, RenderRequest, render
+from hyperpod_deps.chart.render import RenderError, RenderRequest, render
+from hyperpod_deps.core.manifest import Manifest
 
 ROOT = SOURCE_ROOT
 CHART = ROOT / "helm_chart/HyperPodHelmChart"

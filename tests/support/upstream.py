@@ -14,8 +14,8 @@ from typing import Literal
 
 import pytest
 
-from hyperpod_deps.chart.render import Manifest
 from hyperpod_deps.core.kubernetes_facts import CLUSTER_SCOPED_KINDS
+from hyperpod_deps.core.manifest import Manifest
 from tests.support.charts import ROOT
 
 UPSTREAM_CHART = Path(

@@ -16,7 +16,8 @@ import pytest
 
 from hyperpod_deps.core import wire
 from hyperpod_deps.core.health import Action, Fault
-from hyperpod_deps.core.nodestate import Condition, Manifest, NodeUpdate, apply_metadata, has_health_taint
+from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.core.nodestate import Condition, NodeUpdate, apply_metadata, has_health_taint
 from hyperpod_deps.health import labels
 from hyperpod_deps.health.policy import GENERIC, PolicyConfig, decide
 from hyperpod_deps.health.state import NodeView

@@ -20,7 +20,8 @@ from hyperpod_deps.autorestart.metrics import Metrics
 from hyperpod_deps.autorestart.policy import Decision, Verdict
 from hyperpod_deps.autorestart.record import InProgress, RestartRecord
 from hyperpod_deps.core import wire
-from hyperpod_deps.kube.client import Kube, Manifest, ResourceType
+from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import KubeError, RequestFailed
 from hyperpod_deps.kube.events import NORMAL, WARNING, record_event
 

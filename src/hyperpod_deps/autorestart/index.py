@@ -22,8 +22,8 @@ from hyperpod_deps.autorestart.faults import (
 )
 from hyperpod_deps.autorestart.jobkinds import JOB_NAME_LABEL, controller_ref, is_intermediate_owner
 from hyperpod_deps.autorestart.policy import JobView, PodView
+from hyperpod_deps.core.manifest import Manifest
 
-Manifest = dict[str, Any]
 JobKey = tuple[str, str, str]  # kind, namespace, name
 DELETED = "DELETED"
 FINISHED_CONDITIONS = frozenset({"Succeeded", "Failed"})

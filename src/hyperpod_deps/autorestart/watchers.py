@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hyperpod_deps.autorestart.logs import log
-from hyperpod_deps.kube.client import Kube, Manifest, ResourceType
+from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import KubeError, RequestFailed
 
 MAX_BACKOFF_SECONDS = 30.0

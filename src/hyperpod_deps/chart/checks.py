@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from hyperpod_deps.chart.inventory import containers, pod_spec
-from hyperpod_deps.chart.render import Manifest
 from hyperpod_deps.core.kubernetes_facts import (
     CLUSTER_SCOPED_RESOURCES,
     RBAC_VERBS,
     RECOMMENDED_LABELS,
 )
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.core.wire import NODE_HEALTH_LABEL, NODE_HEALTH_TAINT_EFFECT, NODE_HEALTH_TAINT_VALUE
 
 

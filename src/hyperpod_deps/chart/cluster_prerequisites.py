@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hyperpod_deps.chart.preflight import Prerequisite
-from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.errors import KubeError
 
 if TYPE_CHECKING:  # `plan` reads the declarations here and must not load the API client

@@ -26,7 +26,7 @@ from hyperpod_deps.chart.preflight import (
     is_kubeflow_crd,
     team_namespaces,
 )
-from hyperpod_deps.chart.render import Manifest, RenderRequest, parse_manifests, render
+from hyperpod_deps.chart.render import RenderRequest, parse_manifests, render
 from hyperpod_deps.chart.requirements import (
     CERT_MANAGER,
     Requirement,
@@ -34,6 +34,7 @@ from hyperpod_deps.chart.requirements import (
     effective_section,
     rendered_requirements,
 )
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import Forbidden, KubeError
 from hyperpod_deps.kube.ownership import Release, adoption_patch

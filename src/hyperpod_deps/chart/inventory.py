@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.toolchain import agents_image
 
 COMPONENT_LABEL = "app.kubernetes.io/component"

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hyperpod_deps.chart.render import Manifest
 from hyperpod_deps.chart.requirements import Requirement
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.ownership import (
     HELM,
     MANAGED_BY_LABEL,

@@ -4,11 +4,10 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-Manifest = dict[str, Any]
+from hyperpod_deps.core.manifest import Manifest
 
 DEFAULT_RELEASE = "dependencies"
 DEFAULT_NAMESPACE = "kube-system"

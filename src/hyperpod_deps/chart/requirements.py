@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from hyperpod_deps.chart.render import Manifest
+from hyperpod_deps.core.manifest import Manifest
 
 REQUIRES_CRD_ANNOTATION = "hyperpod-deps/requires-crd"
 INSTALL_COMMAND_ANNOTATION = "hyperpod-deps/install-command"

@@ -23,8 +23,9 @@ import yaml
 from hyperpod_deps.chart.render import DEFAULT_NAMESPACE, DEFAULT_RELEASE
 from hyperpod_deps.cli.table import table
 from hyperpod_deps.core import wire
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.core.nodestate import has_health_taint
-from hyperpod_deps.kube.client import Kube, Manifest
+from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import RequestFailed
 from hyperpod_deps.kube.leases import read_lease
 from hyperpod_deps.kube.tokens import service_account_token

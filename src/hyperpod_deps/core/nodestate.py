@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hyperpod_deps.core import wire
-
-Manifest = dict[str, Any]
+from hyperpod_deps.core.manifest import Manifest
 
 
 @dataclass(frozen=True)

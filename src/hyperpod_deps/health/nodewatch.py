@@ -9,7 +9,7 @@ import queue
 import threading
 from dataclasses import dataclass
 
-from hyperpod_deps.core.nodestate import Manifest
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.health.logs import JsonLog
 from hyperpod_deps.health.writer import Backoff
 from hyperpod_deps.kube.client import Kube

@@ -14,7 +14,8 @@ from typing import Any
 
 from hyperpod_deps.core import wire
 from hyperpod_deps.core.health import Action, Fault
-from hyperpod_deps.core.nodestate import Condition, Manifest, has_health_taint
+from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.core.nodestate import Condition, has_health_taint
 
 STATE_ANNOTATION = "hyperpod-deps/health-agent-state"
 # Boots remembered per rule: enough to see a recurrence after a reboot.

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hyperpod_deps.core.health import Fault
-from hyperpod_deps.core.nodestate import Manifest, NodeUpdate
+from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.core.nodestate import NodeUpdate
 from hyperpod_deps.health import labels
 from hyperpod_deps.health.logs import JsonLog
 from hyperpod_deps.health.metrics import Metrics

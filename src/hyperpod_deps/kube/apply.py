@@ -1,7 +1,8 @@
 """Create-or-replace: make an object exist with exactly the given content."""
 from __future__ import annotations
 
-from hyperpod_deps.kube.client import Kube, Manifest
+from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import RequestFailed
 
 

@@ -28,9 +28,8 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.errors import ClusterUnreachable, Forbidden, RequestFailed
-
-Manifest = dict[str, Any]
 
 # (connect, read) seconds for each request we make; discovery uses the client's defaults.
 REQUEST_TIMEOUT = (10, 60)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from hyperpod_deps.kube.client import Kube, Manifest
+from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.kube.client import Kube
 
 NORMAL = "Normal"
 WARNING = "Warning"

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hyperpod_deps.kube.client import Kube, Manifest, ResourceType
+from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import KubeError
 
 LEASE = ResourceType("coordination.k8s.io/v1", "Lease", "leases", True)

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from hyperpod_deps.core.nodestate import Manifest, NodeUpdate, apply_conditions, apply_metadata
+from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.core.nodestate import NodeUpdate, apply_conditions, apply_metadata
 from hyperpod_deps.kube.client import Kube, ResourceType, Snapshot, WatchEvent
 from hyperpod_deps.kube.errors import KubeError, RequestFailed
 

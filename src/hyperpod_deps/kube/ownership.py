@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-Manifest = dict[str, Any]
+from hyperpod_deps.core.manifest import Manifest
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 HELM = "Helm"

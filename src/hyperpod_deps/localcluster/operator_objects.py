@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.localcluster.netplan import LOOPBACK
-
-Manifest = dict[str, Any]
 
 # The chart's default `trainingOperators.schemes`. mpijob is never enabled: the MPI operator
 # owns mpijobs.kubeflow.org (v2beta1), and the training operator's own MPIJob (v1) would fight it.

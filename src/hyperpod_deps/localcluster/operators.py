@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.apply import create_or_replace
-from hyperpod_deps.kube.client import Kube, Manifest, ResourceType
+from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import RequestFailed
 from hyperpod_deps.localcluster import netrules, processes
 from hyperpod_deps.localcluster import operator_objects as objects
