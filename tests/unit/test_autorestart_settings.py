@@ -8,7 +8,8 @@ import pytest
 
 from hyperpod_deps.autorestart.faults import Trigger
 from hyperpod_deps.autorestart.metrics import Heartbeat
-from hyperpod_deps.autorestart.settings import ControllerSettings, SettingsError, load
+from hyperpod_deps.autorestart.settings import ControllerSettings, load
+from hyperpod_deps.core.settings import SettingsError
 from hyperpod_deps.kube.leases import LeaseRecord, may_take
 
 
@@ -41,7 +42,7 @@ def test_pod_signals_turn_the_pod_trigger_on() -> None:
         ("leaderElection: {renewDeadlineSeconds: 20}", "renewDeadlineSeconds < leaseDurationSeconds"),
         ("platform: openshift", "platform"),
         ("kinds: [CronJob]", "kinds"),
-        ("[not, a, mapping]", "(top)"),
+        ("[not, a, mapping]", "expected a mapping of settings, not list"),
     ],
 )
 def test_a_bad_settings_file_names_the_file_and_the_key(tmp_path: Path, text: str, named: str) -> None:

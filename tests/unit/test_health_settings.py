@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from hyperpod_deps.health.settings import DEFAULT_STATE_DIR, SettingsError, load
+from hyperpod_deps.core.settings import SettingsError
+from hyperpod_deps.health.settings import DEFAULT_STATE_DIR, load
 
 
 def write(tmp_path: Path, text: str) -> Path:

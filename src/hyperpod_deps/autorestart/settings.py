@@ -9,20 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from hyperpod_deps.autorestart.faults import Trigger
 from hyperpod_deps.autorestart.guard import GuardSettings
 from hyperpod_deps.autorestart.policy import PolicySettings
-from hyperpod_deps.core.settings import SettingsModel
+from hyperpod_deps.core.settings import SettingsModel, load_model
 
 KindName = Literal["PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob"]
 ALL_KINDS: tuple[KindName, ...] = ("PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob")
-
-
-class SettingsError(ValueError):
-    """The settings file is missing, not YAML, or does not fit the model; the message says where."""
 
 
 class Triggers(SettingsModel):
@@ -123,14 +118,4 @@ class ControllerSettings(SettingsModel):
 
 
 def load(path: Path) -> ControllerSettings:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise SettingsError(f"{path}: {error}") from error
-    try:
-        return ControllerSettings.model_validate(data)
-    except ValidationError as error:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in error.errors()
-        )
-        raise SettingsError(f"{path}: {details}") from error
+    return load_model(ControllerSettings, path, "the controller's settings")

@@ -12,6 +12,7 @@ from typing import NoReturn
 import click
 
 from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.core.settings import SettingsError
 from hyperpod_deps.health import settings as agent_settings
 from hyperpod_deps.health.logs import JsonLog, route_python_logging
 from hyperpod_deps.health.rules import RuleError, RuleSet
@@ -34,7 +35,7 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
     try:
         settings = agent_settings.load(config_file)
         rules = RuleSet.load(settings.extra_rule_files)  # before waiting for the API server
-    except agent_settings.SettingsError as error:
+    except SettingsError as error:
         _fail(log, str(error), ExitCode.USAGE)
     except RuleError as error:
         _fail(log, f"bad rules: {error}", ExitCode.USAGE)

@@ -14,7 +14,7 @@ import click
 import yaml
 
 from hyperpod_deps.autorestart import runner
-from hyperpod_deps.autorestart.settings import ControllerSettings, SettingsError
+from hyperpod_deps.autorestart.settings import ControllerSettings
 from hyperpod_deps.autorestart.settings import load as load_settings
 from hyperpod_deps.autorestart.validation import (
     Problem,
@@ -25,6 +25,7 @@ from hyperpod_deps.autorestart.validation import (
     restarted_by_hyperpod,
 )
 from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.core.settings import SettingsError
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
 

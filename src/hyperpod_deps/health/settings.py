@@ -6,17 +6,12 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from hyperpod_deps.core.settings import SettingsModel
+from hyperpod_deps.core.settings import SettingsError, SettingsModel, load_model
 
 DEFAULT_STATE_DIR = Path("/var/lib/hyperpod-deps/health-agent")
 DEFAULT_METRICS_PORT = 9808
-
-
-class SettingsError(ValueError):
-    """The config file is missing, not YAML, or has a wrong key or value (named in the message)."""
 
 
 class KmsgSource(SettingsModel):
@@ -92,29 +87,10 @@ class Settings(SettingsModel):
 def load(path: Path | None, environ: dict[str, str] | None = None) -> Settings:
     """The settings in `path` (defaults without one), the node name from NODE_NAME if not set."""
     environ = dict(os.environ) if environ is None else environ
-    data: object = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise SettingsError(f"{path}: cannot read the agent's settings: {error}") from error
-    source = str(path) if path else "the default settings"
-    if not isinstance(data, dict):
-        raise SettingsError(f"{source}: expected a mapping of settings, not {type(data).__name__}")
-    try:
-        settings = Settings.model_validate(data)
-    except ValidationError as error:
-        raise SettingsError(f"{source}: {_describe(error)}") from error
+    settings = load_model(Settings, path, "the agent's settings")
     if not settings.node_name:
         settings = settings.model_copy(update={"node_name": environ.get("NODE_NAME", "")})
     if not settings.node_name:
+        source = str(path) if path else "the default settings"
         raise SettingsError(f"{source}: no node name: set NODE_NAME (the chart sets it from spec.nodeName)")
     return settings
-
-
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        problems.append(f"{key}: {item['msg']}")
-    return "; ".join(problems)
