@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hyperpod_deps.autorestart.logs import log
+from hyperpod_deps.core.backoff import Backoff
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import KubeError, RequestFailed
@@ -64,25 +65,25 @@ class Watcher(threading.Thread):
 
     def run(self) -> None:
         kube: Kube | None = None
-        backoff = 1.0
+        backoff = Backoff(MAX_BACKOFF_SECONDS, first=1.0, jitter=0.2)
         try:
             while not self._stop.is_set():
                 try:
                     kube = kube or self._connect()
                     self._list_and_watch(kube)
-                    backoff = 1.0
+                    backoff.succeeded()
                 except KubeError as error:
                     self._on_error(f"watch {self.spec.resource}")
+                    wait = backoff.failed(0.0)
                     log(
                         self._logger,
                         logging.WARNING,
                         "watch failed; retrying",
                         resource=self.spec.resource,
                         error=str(error),
-                        retry_in_seconds=backoff,
+                        retry_in_seconds=round(wait, 2),
                     )
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    self._stop.wait(wait)
         finally:
             if kube is not None:
                 kube.close()

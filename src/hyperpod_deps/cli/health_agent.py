@@ -12,12 +12,13 @@ from typing import NoReturn
 import click
 
 from hyperpod_deps.cli.exit_codes import ExitCode
+from hyperpod_deps.core.backoff import Backoff
 from hyperpod_deps.core.settings import SettingsError
 from hyperpod_deps.health import settings as agent_settings
 from hyperpod_deps.health.logs import JsonLog, route_python_logging
 from hyperpod_deps.health.rules import RuleError, RuleSet
 from hyperpod_deps.health.runner import Agent
-from hyperpod_deps.health.writer import Backoff
+from hyperpod_deps.health.writer import FIRST_BACKOFF_SECONDS
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
 
@@ -65,7 +66,7 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
 
 def _connect(kubeconfig: Path | None, max_backoff: float, stop: list[bool], log: JsonLog) -> Kube | None:
     """The API server may be down when the agent starts: wait for it (None if stopped first)."""
-    backoff = Backoff(max_backoff)
+    backoff = Backoff(max_backoff, FIRST_BACKOFF_SECONDS)
     while not stop:
         try:
             return Kube.connect(kubeconfig)

@@ -9,9 +9,10 @@ import queue
 import threading
 from dataclasses import dataclass
 
+from hyperpod_deps.core.backoff import Backoff
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.health.logs import JsonLog
-from hyperpod_deps.health.writer import Backoff
+from hyperpod_deps.health.writer import FIRST_BACKOFF_SECONDS
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError, RequestFailed
 from hyperpod_deps.kube.nodes import node_events, node_snapshot
@@ -29,7 +30,7 @@ class NodeWatch(threading.Thread):
                  log: JsonLog, max_backoff_seconds: float) -> None:
         super().__init__(name="node-watch", daemon=True)
         self.kube, self.node_name, self.inbox, self.stop, self.log = kube, name, inbox, stop, log
-        self.backoff = Backoff(max_backoff_seconds)
+        self.backoff = Backoff(max_backoff_seconds, FIRST_BACKOFF_SECONDS)
 
     def run(self) -> None:
         while not self.stop.is_set():

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from hyperpod_deps.core.backoff import Backoff
 from hyperpod_deps.core.health import Fault
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.core.nodestate import NodeUpdate
@@ -33,21 +34,6 @@ Monotonic = Callable[[], float]
 
 
 @dataclass
-class Backoff:
-    ceiling: float
-    delay: float = 0.0
-    retry_at: float = 0.0
-
-    def failed(self, now: float) -> float:
-        self.delay = min(self.ceiling, max(FIRST_BACKOFF_SECONDS, self.delay * 2))
-        self.retry_at = now + self.delay
-        return self.delay
-
-    def succeeded(self) -> None:
-        self.delay, self.retry_at = 0.0, 0.0
-
-
-@dataclass
 class Pending:
     faults: list[Fault] = field(default_factory=list)
     read_at: list[float] = field(default_factory=list)
@@ -66,8 +52,8 @@ class NodeWriter:
         self.pending = Pending()
         self.recent: Recent = {}
         self.events: list[tuple[Event, Manifest]] = []
-        self.backoff = Backoff(max_backoff_seconds)
-        self.events_backoff = Backoff(max_backoff_seconds)
+        self.backoff = Backoff(max_backoff_seconds, FIRST_BACKOFF_SECONDS)
+        self.events_backoff = Backoff(max_backoff_seconds, FIRST_BACKOFF_SECONDS)
         self.next_reassert = 0.0
 
     @property
