@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from hyperpod_deps.core.health import Action, Fault
-from hyperpod_deps.health.logs import JsonLog, detection_record, route_python_logging
+from hyperpod_deps.core.jsonlog import JsonLog, route_python_logging
+from hyperpod_deps.health.logs import detection_record
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
 XID79 = Fault("2025-03-04T05:06:07Z", "NvidiaGPUUnhealthy", "XidHardwareFailure",

@@ -15,11 +15,11 @@ from typing import Any
 
 from hyperpod_deps.autorestart import record as records
 from hyperpod_deps.autorestart.faults import Fault
-from hyperpod_deps.autorestart.logs import log
 from hyperpod_deps.autorestart.metrics import Metrics
 from hyperpod_deps.autorestart.policy import Decision, Verdict
 from hyperpod_deps.autorestart.record import InProgress, RestartRecord
 from hyperpod_deps.core import wire
+from hyperpod_deps.core.jsonlog import log
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import KubeError, RequestFailed

@@ -17,9 +17,9 @@ from hyperpod_deps.autorestart import validation
 from hyperpod_deps.autorestart.actions import Actor, Conflict, now_text, summary
 from hyperpod_deps.autorestart.guard import BlastRadiusGuard
 from hyperpod_deps.autorestart.index import DELETED, ClusterIndex, JobKey, job_view
-from hyperpod_deps.autorestart.logs import log
 from hyperpod_deps.autorestart.metrics import Metrics
 from hyperpod_deps.autorestart.policy import Decision, PolicySettings, Verdict, decide
+from hyperpod_deps.core.jsonlog import log
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.errors import KubeError
 from hyperpod_deps.kube.events import WARNING

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hyperpod_deps.autorestart.actions import NotLeader
-from hyperpod_deps.autorestart.logs import configure, log
 from hyperpod_deps.autorestart.metrics import Heartbeat, Metrics, serve
 from hyperpod_deps.autorestart.settings import ControllerSettings
 from hyperpod_deps.autorestart.term import Term
+from hyperpod_deps.core.jsonlog import json_logger, log
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.leases import LeaderElector
 
+LOGGER = "hyperpod_deps.autorestart"
 LOOP_SECONDS = 0.5
 
 
@@ -48,7 +49,7 @@ def run(
     runtime: Runtime | None = None,
 ) -> None:
     runtime = runtime or Runtime()
-    logger = configure(settings.log_level)
+    logger = json_logger(LOGGER, settings.log_level)
     election = settings.leader_election
     namespace = election.lease_namespace or runtime.namespace
     heartbeat = Heartbeat(stale_after_seconds=max(30.0, 3 * election.renew_deadline_seconds))

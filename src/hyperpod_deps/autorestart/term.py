@@ -17,11 +17,11 @@ from hyperpod_deps.autorestart.actions import POD, Actor
 from hyperpod_deps.autorestart.guard import BlastRadiusGuard
 from hyperpod_deps.autorestart.index import ClusterIndex, JobKey
 from hyperpod_deps.autorestart.jobkinds import BY_KIND, JOB_NAME_LABEL, controller_uid
-from hyperpod_deps.autorestart.logs import log
 from hyperpod_deps.autorestart.metrics import Metrics
 from hyperpod_deps.autorestart.reconcile import Reconciler
 from hyperpod_deps.autorestart.settings import ControllerSettings
 from hyperpod_deps.autorestart.watchers import Changed, Listed, Update, Watcher, WatchSpec
+from hyperpod_deps.core.jsonlog import log
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
 

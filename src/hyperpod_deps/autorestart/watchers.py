@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hyperpod_deps.autorestart.logs import log
 from hyperpod_deps.core.backoff import Backoff
+from hyperpod_deps.core.jsonlog import log
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import KubeError, RequestFailed

@@ -13,9 +13,10 @@ import click
 
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.core.backoff import Backoff
+from hyperpod_deps.core.jsonlog import route_python_logging
 from hyperpod_deps.core.settings import SettingsError
 from hyperpod_deps.health import settings as agent_settings
-from hyperpod_deps.health.logs import JsonLog, route_python_logging
+from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.rules import RuleError, RuleSet
 from hyperpod_deps.health.runner import Agent
 from hyperpod_deps.health.writer import FIRST_BACKOFF_SECONDS
@@ -31,7 +32,7 @@ from hyperpod_deps.kube.errors import KubeError
 def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
     """Watch this node's kernel log and accelerators; mark the node (labels, taint, conditions,
     events) when a rule finds a fault. The node is $NODE_NAME. Runs until SIGTERM."""
-    log = JsonLog()
+    log = AgentLog()
     route_python_logging(log)
     try:
         settings = agent_settings.load(config_file)
@@ -64,7 +65,7 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
         kube.close()
 
 
-def _connect(kubeconfig: Path | None, max_backoff: float, stop: list[bool], log: JsonLog) -> Kube | None:
+def _connect(kubeconfig: Path | None, max_backoff: float, stop: list[bool], log: AgentLog) -> Kube | None:
     """The API server may be down when the agent starts: wait for it (None if stopped first)."""
     backoff = Backoff(max_backoff, FIRST_BACKOFF_SECONDS)
     while not stop:
@@ -79,6 +80,6 @@ def _connect(kubeconfig: Path | None, max_backoff: float, stop: list[bool], log:
     return None
 
 
-def _fail(log: JsonLog, message: str, code: ExitCode) -> NoReturn:
+def _fail(log: AgentLog, message: str, code: ExitCode) -> NoReturn:
     log.error(message)
     sys.exit(code)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from hyperpod_deps.core.backoff import Backoff
 from hyperpod_deps.core.manifest import Manifest
-from hyperpod_deps.health.logs import JsonLog
+from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.writer import FIRST_BACKOFF_SECONDS
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError, RequestFailed
@@ -27,7 +27,7 @@ class NodeSeen:
 
 class NodeWatch(threading.Thread):
     def __init__(self, kube: Kube, name: str, inbox: queue.SimpleQueue[object], stop: threading.Event,
-                 log: JsonLog, max_backoff_seconds: float) -> None:
+                 log: AgentLog, max_backoff_seconds: float) -> None:
         super().__init__(name="node-watch", daemon=True)
         self.kube, self.node_name, self.inbox, self.stop, self.log = kube, name, inbox, stop, log
         self.backoff = Backoff(max_backoff_seconds, FIRST_BACKOFF_SECONDS)

@@ -17,7 +17,7 @@ from hyperpod_deps.core import wire
 from hyperpod_deps.health import nodewatch
 from hyperpod_deps.health.cursors import Cursor, CursorStore, boot_id
 from hyperpod_deps.health.journal import JournalReader
-from hyperpod_deps.health.logs import JsonLog
+from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.monitors import monitors
 from hyperpod_deps.health.policy import PolicyConfig
@@ -45,11 +45,11 @@ _STOP = object()
 
 
 class Agent:
-    def __init__(self, settings: Settings, kube: Kube, log: JsonLog | None = None, clock: Clock = utc_now,
+    def __init__(self, settings: Settings, kube: Kube, log: AgentLog | None = None, clock: Clock = utc_now,
                  boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id"),
                  rules: RuleSet | None = None) -> None:
         self.settings, self.kube, self.clock = settings, kube, clock
-        self.log = log or JsonLog()
+        self.log = log or AgentLog()
         self.metrics = Metrics()
         # RuleError: the agent cannot start.
         self.rules = rules if rules is not None else RuleSet.load(settings.extra_rule_files)

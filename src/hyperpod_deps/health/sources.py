@@ -20,7 +20,7 @@ from hyperpod_deps.health.classify import Matcher, Verdict, to_fault
 from hyperpod_deps.health.cursors import Cursor
 from hyperpod_deps.health.journal import JournalReader
 from hyperpod_deps.health.kernel_log import KernelLog
-from hyperpod_deps.health.logs import JsonLog
+from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.rules import Match, RuleSet
 from hyperpod_deps.health.trust import Trust, untrusted_note
@@ -56,7 +56,7 @@ class KernelClassifier:
     log line is written once per rule and origin per UNTRUSTED_LOG_SECONDS (with how many were
     left out), so whoever writes forged lines cannot flood the agent's log either."""
 
-    def __init__(self, rules: RuleSet, metrics: Metrics, log: JsonLog, trust: Trust = Trust.KERNEL,
+    def __init__(self, rules: RuleSet, metrics: Metrics, log: AgentLog, trust: Trust = Trust.KERNEL,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.rules, self.metrics, self.log, self.trust = rules, metrics, log, trust
         self._monotonic = monotonic
@@ -108,7 +108,7 @@ class SourceThread(threading.Thread):
     """Runs one source until `stop` is set; each turn's result goes to `inbox`."""
 
     def __init__(self, name: str, turn: Callable[[], Detected | None], inbox: queue.SimpleQueue[object],
-                 stop: threading.Event, pause_seconds: float, log: JsonLog) -> None:
+                 stop: threading.Event, pause_seconds: float, log: AgentLog) -> None:
         super().__init__(name=f"source-{name}", daemon=True)
         self.source, self.turn, self.inbox, self.stop, self.pause, self.log = (
             name, turn, inbox, stop, pause_seconds, log)
@@ -181,7 +181,7 @@ def kmsg_turn(reader: KmsgReader, classifier: KernelClassifier, clock: Clock, me
     return turn
 
 
-def monitor_turn(name: str, monitor: Monitor, metrics: Metrics, log: JsonLog,
+def monitor_turn(name: str, monitor: Monitor, metrics: Metrics, log: AgentLog,
                  clock: Clock) -> Callable[[], Detected | None]:
     def turn() -> Detected | None:
         faults = monitor.poll(clock())

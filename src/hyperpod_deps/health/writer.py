@@ -17,7 +17,7 @@ from hyperpod_deps.core.health import Fault
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.core.nodestate import NodeUpdate
 from hyperpod_deps.health import labels
-from hyperpod_deps.health.logs import JsonLog
+from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.policy import Decision, Event, PolicyConfig, Recent, decide
 from hyperpod_deps.health.state import NodeView
@@ -43,7 +43,7 @@ class Pending:
 
 class NodeWriter:
     def __init__(self, kube: Kube, node_name: str, config: PolicyConfig, reassert_seconds: float,
-                 max_backoff_seconds: float, metrics: Metrics, log: JsonLog, clock: Clock,
+                 max_backoff_seconds: float, metrics: Metrics, log: AgentLog, clock: Clock,
                  monotonic: Monotonic = time.monotonic) -> None:
         self.kube, self.name, self.config = kube, node_name, config
         self.metrics, self.log, self.clock, self.monotonic = metrics, log, clock, monotonic

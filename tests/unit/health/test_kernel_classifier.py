@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from hyperpod_deps.core.health import Action
 from hyperpod_deps.health.kernel_log import KernelLog, Origin
-from hyperpod_deps.health.logs import JsonLog
+from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.rules import RuleSet
 from hyperpod_deps.health.sources import KernelClassifier
@@ -20,7 +20,7 @@ XID = "NVRM: Xid (PCI:0000:01:00): 79, pid=1, name=x, GPU has fallen off the bus
 
 def classifier(trust: Trust = Trust.KERNEL) -> tuple[KernelClassifier, Metrics, io.StringIO]:
     out, metrics = io.StringIO(), Metrics()
-    return KernelClassifier(RULES, metrics, JsonLog(out, clock=lambda: NOW), trust), metrics, out
+    return KernelClassifier(RULES, metrics, AgentLog(out, clock=lambda: NOW), trust), metrics, out
 
 
 def count(metrics: Metrics, result: str) -> float:
@@ -64,7 +64,7 @@ def test_forged_lines_cannot_flood_the_log() -> None:
     """One warning per rule and origin a minute, saying how many were left out; every one counted."""
     clock = [100.0]
     out, metrics = io.StringIO(), Metrics()
-    kernel = KernelClassifier(RULES, metrics, JsonLog(out, clock=lambda: NOW), Trust.KERNEL,
+    kernel = KernelClassifier(RULES, metrics, AgentLog(out, clock=lambda: NOW), Trust.KERNEL,
                               monotonic=lambda: clock[0])
     forged = f"11,6,7,-;{XID}".encode()
     assert kernel.faults([forged] * 500, NOW) == []
