@@ -1,6 +1,6 @@
 {{- /* Whether HyperPod's control plane launches the checks (global.platform=hyperpod, the default). */ -}}
 {{- define "deep-health-check.hyperpodLaunches" -}}
-{{- if eq ((.Values.global | default dict).platform | default "hyperpod") "hyperpod" -}}true{{- end -}}
+{{- if eq (include "hyperpod-common.platform" .) "hyperpod" -}}true{{- end -}}
 {{- end -}}
 
 {{- /*

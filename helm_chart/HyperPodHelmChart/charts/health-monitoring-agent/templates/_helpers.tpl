@@ -117,7 +117,7 @@ can be chosen.
 {{- if $image.registry -}}
 {{- fail (printf "health-monitoring-agent.image.registry=%s is set but image.repository is not: an explicit image needs both, e.g. --set health-monitoring-agent.image.registry=%s --set health-monitoring-agent.image.repository=%s (or remove image.registry to use the regional AWS image)." $image.registry $image.registry (include "health-monitoring-agent.awsRepository" .)) -}}
 {{- end -}}
-{{- if eq ($global.platform | default "hyperpod") "generic" -}}
+{{- if eq (include "hyperpod-common.platform" .) "generic" -}}
 {{- fail "health-monitoring-agent: agent=aws with global.platform=generic: the AWS agent image runs only on SageMaker HyperPod nodes. Use the open agent (remove --set health-monitoring-agent.agent=aws: it is the default on generic), or run an agent image you provide with --set health-monitoring-agent.image.repository=<registry>/<repository> (or hmaimage=<full reference>)." -}}
 {{- end -}}
 {{- $tag := include "health-monitoring-agent.regionalTag" . -}}
@@ -246,7 +246,7 @@ Which agent runs: "aws" (the SageMaker HyperPod agent image) or "open" (this
 project's agent). Empty agent: aws on global.platform=hyperpod, open on generic.
 */}}
 {{- define "health-monitoring-agent.agent" -}}
-{{- $platform := (.Values.global | default dict).platform | default "hyperpod" -}}
+{{- $platform := include "hyperpod-common.platform" . -}}
 {{- .Values.agent | default (ternary "open" "aws" (eq $platform "generic")) -}}
 {{- end -}}
 
@@ -284,7 +284,7 @@ family's accelerator monitor on.
 {{- range $name, $_ := $ctx.Values.openAgent.rules -}}
 {{- $rules = append $rules (printf "%s/rules/%s.yaml" (include "health-monitoring-agent.configDir" $ctx) $name) -}}
 {{- end -}}
-{{- $_ := set $config "platform" (($ctx.Values.global | default dict).platform | default "hyperpod") -}}
+{{- $_ := set $config "platform" (include "hyperpod-common.platform" $ctx) -}}
 {{- $_ = set $config "extraRuleFiles" $rules -}}
 {{- $_ = set $config "stateDir" "/var/lib/hyperpod-deps/health-agent" -}}
 {{- $_ = set $config "hostRoot" "/host" -}}

@@ -29,3 +29,9 @@ A release-qualified name for objects that could collide between releases
 {{- define "hyperpod-common.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+{{- /* The platform the chart installs for: global.platform, "hyperpod" when unset. Every
+component asks this one place. */ -}}
+{{- define "hyperpod-common.platform" -}}
+{{- (.Values.global | default dict).platform | default "hyperpod" -}}
+{{- end -}}

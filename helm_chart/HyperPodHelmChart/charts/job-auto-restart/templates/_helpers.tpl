@@ -14,7 +14,7 @@ those) unless controller.handlePyTorchJobsOnHyperPod. The controller computes
 the same from its settings; the chart needs it for the RBAC.
 */}}
 {{- define "job-auto-restart.handledKinds" -}}
-{{- $platform := (.Values.global | default dict).platform | default "hyperpod" -}}
+{{- $platform := include "hyperpod-common.platform" . -}}
 {{- $kinds := list -}}
 {{- range .Values.controller.kinds -}}
 {{- if not (and (eq . "PyTorchJob") (eq $platform "hyperpod") (not $.Values.controller.handlePyTorchJobsOnHyperPod)) -}}
@@ -36,7 +36,7 @@ its image is built by this project and no registry publishes it yet
 {{- define "job-auto-restart.controllerEnabled" -}}
 {{- $on := .Values.controller.enabled -}}
 {{- if eq (toString $on) "" -}}
-{{- $on = eq ((.Values.global | default dict).platform | default "hyperpod") "generic" -}}
+{{- $on = eq (include "hyperpod-common.platform" .) "generic" -}}
 {{- end -}}
 {{- if $on }}true{{ end -}}
 {{- end -}}
@@ -53,7 +53,7 @@ its image is built by this project and no registry publishes it yet
 {{- if not (and (lt (float64 $le.retryPeriodSeconds) (float64 $le.renewDeadlineSeconds)) (lt (float64 $le.renewDeadlineSeconds) (float64 $le.leaseDurationSeconds))) -}}
 {{- fail (printf "job-auto-restart.controller.leaderElection: need retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds (have %v, %v, %v), so that a leader stops acting before a standby may take over; e.g. 2, 10, 15." $le.retryPeriodSeconds $le.renewDeadlineSeconds $le.leaseDurationSeconds) -}}
 {{- end -}}
-platform: {{ (.Values.global | default dict).platform | default "hyperpod" }}
+platform: {{ include "hyperpod-common.platform" . }}
 kinds: {{ toJson $c.kinds }}
 handlePyTorchJobsOnHyperPod: {{ $c.handlePyTorchJobsOnHyperPod }}
 triggers: {{ toJson $c.triggers }}
