@@ -22,8 +22,8 @@ from hyperpod_deps.chart.preflight import ObjectRef, Observed, conflict
 from hyperpod_deps.chart.render import RenderRequest, render
 from hyperpod_deps.cli.install import install_command, status_command
 from hyperpod_deps.cli.preflight import preflight_command
+from hyperpod_deps.core.ownership import Release
 from hyperpod_deps.kube.client import Kube
-from hyperpod_deps.kube.ownership import Release
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.toolchain.helm import HELM_RELEASES, helm_path
 from tests.e2e.crd_cleanup import delete_crds

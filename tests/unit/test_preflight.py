@@ -20,8 +20,8 @@ from hyperpod_deps.chart.preflight import (
     missing_namespace_fix,
 )
 from hyperpod_deps.cli.preflight import as_dict, as_text
-from hyperpod_deps.kube.ownership import Owner, Release, adoption_patch, classify, helm_refusal
-from hyperpod_deps.kube.versions import UnsupportedConstraint, satisfies
+from hyperpod_deps.core.ownership import Owner, Release, adoption_patch, classify, helm_refusal
+from hyperpod_deps.core.versions import UnsupportedConstraint, satisfies
 
 RELEASE = Release("dependencies", "kube-system")
 COMPONENT = "app.kubernetes.io/component"

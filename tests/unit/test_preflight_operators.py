@@ -21,7 +21,7 @@ from hyperpod_deps.chart.requirements import (
     parse_set,
     rendered_requirements,
 )
-from hyperpod_deps.kube.ownership import Release
+from hyperpod_deps.core.ownership import Release
 from tests.support.charts import CHART
 
 GPU = Requirement("gpu-operator", "clusterpolicies.nvidia.com",

@@ -35,9 +35,9 @@ from hyperpod_deps.chart.requirements import (
     rendered_requirements,
 )
 from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.core.ownership import Release, adoption_patch
 from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import Forbidden, KubeError
-from hyperpod_deps.kube.ownership import Release, adoption_patch
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from hyperpod_deps.chart.requirements import Requirement
 from hyperpod_deps.core.manifest import Manifest
-from hyperpod_deps.kube.ownership import (
+from hyperpod_deps.core.ownership import (
     HELM,
     MANAGED_BY_LABEL,
     RELEASE_NAME_ANNOTATION,
@@ -33,7 +33,7 @@ from hyperpod_deps.kube.ownership import (
     classify,
     helm_refusal,
 )
-from hyperpod_deps.kube.versions import UnsupportedConstraint, satisfies
+from hyperpod_deps.core.versions import UnsupportedConstraint, satisfies
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
 RESOURCE_POLICY_ANNOTATION = "helm.sh/resource-policy"

@@ -33,8 +33,8 @@ from hyperpod_deps.cli.preflight import (
     preflight_or_exit,
 )
 from hyperpod_deps.cli.table import table
+from hyperpod_deps.core.ownership import Release
 from hyperpod_deps.kube.errors import KubeError
-from hyperpod_deps.kube.ownership import Release
 
 F = TypeVar("F", bound=Callable[..., Any])
 
