@@ -44,7 +44,7 @@ def refusal(kube: Kube, manifest: dict[str, Any]) -> str:
 @pytest.fixture(scope="module")
 def policy(kube: Kube) -> Iterator[None]:
     rendered = policy_support.rendered(TEMPLATES)
-    kube.run("create", "namespace", NAMESPACE, check=False)
+    made_namespace = kube.run("create", "namespace", NAMESPACE, check=False).returncode == 0
     for account in ("deep-health-check-service-account", "health-monitoring-agent"):
         kube.run("create", "serviceaccount", account, "--namespace", NAMESPACE, check=False)
     kube.run("apply", "-f", "-", stdin=rendered)
@@ -58,6 +58,11 @@ def policy(kube: Kube) -> Iterator[None]:
     finally:
         kube.run("delete", "-f", "-", "--ignore-not-found", stdin=rendered)
         kube.run("delete", "pods", "--all", "--namespace", NAMESPACE, "--wait=false")
+        # The cluster is shared with later modules, whose installs would refuse to adopt them.
+        kube.run("delete", "serviceaccount", "deep-health-check-service-account", "health-monitoring-agent",
+                 "--namespace", NAMESPACE, "--ignore-not-found")
+        if made_namespace:
+            kube.run("delete", "namespace", NAMESPACE, "--ignore-not-found")
 
 
 def test_the_check_pods_and_the_agent_are_admitted(policy: None, kube: Kube) -> None:

@@ -167,7 +167,9 @@ def start_agents(kube: Kube, admin_kubeconfig: Path, layout: Layout,
             logs[node].touch()
             config = folder / "config.yaml"
             config.write_text(yaml.safe_dump(_local_agent_settings(settings, folder, logs[node])))
-            identity = _identity(kube, admin_kubeconfig, namespace, pod["serviceAccountName"], folder)
+            # Bound to its node, as a pod's projected token is: the chart's own-node policy
+            # lets an agent write only the node its token names.
+            identity = _identity(kube, admin_kubeconfig, namespace, pod["serviceAccountName"], folder, node)
             output = standins.log_file(layout, name)
             offsets[name] = output.stat().st_size if output.exists() else 0
             standins.start(layout, name, [_command(), "health", "agent", "--config", str(config),
@@ -340,8 +342,9 @@ def _config_map_entry(kube: Kube, pod: Manifest, namespace: str, key: str) -> st
     raise StoryFailed(f"no ConfigMap of the pod template in {namespace} holds {key} (looked in {names})")
 
 
-def _identity(kube: Kube, admin_kubeconfig: Path, namespace: str, service_account: str, folder: Path) -> Path:
-    token = service_account_token(kube, namespace, service_account, seconds=24 * 3600)
+def _identity(kube: Kube, admin_kubeconfig: Path, namespace: str, service_account: str, folder: Path,
+              node: str | None = None) -> Path:
+    token = service_account_token(kube, namespace, service_account, seconds=24 * 3600, node=node)
     return kubeconfig.with_token(admin_kubeconfig, f"system:serviceaccount:{namespace}:{service_account}",
                                  token, folder / "kubeconfig")
 
