@@ -18,7 +18,7 @@ from hyperpod_deps.toolchain import agents_image
 from hyperpod_deps.toolchain.helm import HELM_RELEASES, helm_path, kubectl_path
 from hyperpod_deps.toolchain.kubeflow import ensure_mpi_operator, ensure_training_operator
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries, ensure_control_plane
-from tests.e2e import kubeflow_support
+from tests.e2e import autorestart_support, kubeflow_support
 from tests.e2e.egress_guard import EgressGuard
 from tests.e2e.helm_support import RELEASE, HelmCli, helm_env, helm_release_namespaces
 from tests.e2e.kube_support import Kube
@@ -214,3 +214,10 @@ def mpi_operator(local_cluster: cluster.ClusterStatus, kubeflow_crds: list[str],
         yield running
     finally:
         operators.stop(operators.MPI_OPERATOR, directory)
+
+
+@pytest.fixture
+def faults(kube: Kube) -> Iterator[Callable[[str], None]]:
+    """Mark nodes faulty (the auto-restart tests); each is healthy again afterwards."""
+    with autorestart_support.node_faults(kube) as inject:
+        yield inject

@@ -52,12 +52,6 @@ def controllers(
         yield manager
 
 
-@pytest.fixture
-def faults(kube: Kube) -> Iterator[Callable[[str], None]]:
-    with ar.node_faults(kube) as inject:
-        yield inject
-
-
 def leader(kube: Kube, controllers: ar.Controllers) -> ar.Controller:
     return ar.wait_leader(kube, controllers.alive())
 

@@ -40,12 +40,6 @@ def controllers(helm4_cli: HelmCli, kube: Kube, local_cluster: ClusterStatus,
             yield manager
 
 
-@pytest.fixture
-def faults(kube: Kube) -> Iterator[Callable[[str], None]]:
-    with ar.node_faults(kube) as inject:
-        yield inject
-
-
 def as_controller(kube: Kube, controllers: ar.Controllers) -> Kube:
     return Kube((kube.kubectl[0], "--kubeconfig", str(controllers.kubeconfig)))
 
