@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from hyperpod_deps.core import wire
 from hyperpod_deps.core.nodestate import Condition, NodeUpdate
 from hyperpod_deps.kube.client import Kube as Client
 from hyperpod_deps.kube.client import ResourceType
-from hyperpod_deps.kube.errors import Forbidden
+from hyperpod_deps.kube.errors import Forbidden, RequestFailed
 from hyperpod_deps.kube.nodes import NODE, update_node
 from hyperpod_deps.kube.tokens import service_account_token
 from hyperpod_deps.localcluster import kubeconfig
@@ -99,12 +100,28 @@ def world(local_cluster: ClusterStatus, kube: Kube,
         kube.delete("pod", CHECK_PODS, NAMESPACE)
 
 
+def _read_change_replace(client: Client, node: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Read the node, change it, PUT it back; read again on a 409, as the agent's writer does: the
+    simulated kubelet's heartbeats move the resourceVersion, and a conflict is checked before
+    admission, so it would hide the verdict the test is after."""
+    for _ in range(5):
+        current = client.get(NODE, node)
+        assert current is not None
+        change(current)
+        try:
+            client.replace(current)
+            return
+        except RequestFailed as error:
+            if error.status != 409 or isinstance(error, Forbidden):
+                raise
+    raise AssertionError(f"node {node} kept changing under five writes")
+
+
 def _label(client: Client, node: str, key: str, value: str) -> None:
     """As the open agent writes: read the node, change it, PUT it back (its RBAC has no patch)."""
-    current = client.get(NODE, node)
-    assert current is not None
-    current["metadata"].setdefault("labels", {})[key] = value
-    client.replace(current)
+    def set_label(current: dict[str, Any]) -> None:
+        current["metadata"].setdefault("labels", {})[key] = value
+    _read_change_replace(client, node, set_label)
 
 
 def _patch_label(client: Client, node: str, key: str, value: str) -> None:
@@ -113,10 +130,7 @@ def _patch_label(client: Client, node: str, key: str, value: str) -> None:
 
 
 def _spec(client: Client, node: str, **fields: object) -> None:
-    current = client.get(NODE, node)
-    assert current is not None
-    current["spec"].update(fields)
-    client.replace(current)
+    _read_change_replace(client, node, lambda current: current["spec"].update(fields))
 
 
 def _refusal(write: Callable[[], object]) -> str:
@@ -130,13 +144,15 @@ def _policy_enforced(world: World) -> None:
     """A new policy is enforced once the server's admission plugin has loaded it (about a second).
     Asked with a server-side dry run, which goes through admission and writes nothing."""
     agent = Kube((world.kube.kubectl[0], "--kubeconfig", str(world.config(AGENT, OWN))))
-    other = world.kube.get("node", OTHER)
-    assert other is not None
-    other["metadata"].setdefault("labels", {})[wire.NODE_HEALTH_LABEL] = wire.SCHEDULABLE
-    text = json.dumps(other)
 
     def refused() -> str:
-        return agent.run("replace", "--dry-run=server", "-f", "-", stdin=text, check=False).stderr
+        # Read afresh each time: the simulated kubelet's heartbeats move the node's resourceVersion,
+        # and a stale one is answered with a Conflict before admission is asked.
+        other = world.kube.get("node", OTHER)
+        assert other is not None
+        other["metadata"].setdefault("labels", {})[wire.NODE_HEALTH_LABEL] = wire.SCHEDULABLE
+        return agent.run("replace", "--dry-run=server", "-f", "-", stdin=json.dumps(other),
+                         check=False).stderr
     poll(refused, lambda error: "token is bound to" in error, "the own-node policy to be enforced", 30)
 
 
