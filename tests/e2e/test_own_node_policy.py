@@ -100,7 +100,8 @@ def world(local_cluster: ClusterStatus, kube: Kube,
         kube.delete("pod", CHECK_PODS, NAMESPACE)
 
 
-def _read_change_replace(client: Client, node: str, change: Callable[[dict[str, Any]], None]) -> None:
+def _read_change_replace(client: Client, node: str, change: Callable[[dict[str, Any]], None],
+                         subresource: str | None = None) -> None:
     """Read the node, change it, PUT it back; read again on a 409, as the agent's writer does: the
     simulated kubelet's heartbeats move the resourceVersion, and a conflict is checked before
     admission, so it would hide the verdict the test is after."""
@@ -109,7 +110,7 @@ def _read_change_replace(client: Client, node: str, change: Callable[[dict[str, 
         assert current is not None
         change(current)
         try:
-            client.replace(current)
+            client.replace(current, subresource=subresource)
             return
         except RequestFailed as error:
             if error.status != 409 or isinstance(error, Forbidden):
@@ -206,11 +207,11 @@ def test_the_agent_cannot_taint_cordon_or_touch_the_kubelets_conditions(world: W
     assert "may change only the taints sagemaker.amazonaws.com/node-health-status" in message
     message = _refusal(lambda: _spec(agent, OWN, unschedulable=True))
     assert "may not cordon" in message
-    node = world.admin.get(NODE, OWN)
-    assert node is not None
-    node["status"]["conditions"] = [dict(c, status="False") if c["type"] == "Ready" else c
-                                    for c in node["status"]["conditions"]]
-    message = _refusal(lambda: agent.replace(node, subresource="status"))
+
+    def not_ready(node: dict[str, Any]) -> None:
+        node["status"]["conditions"] = [dict(c, status="False") if c["type"] == "Ready" else c
+                                        for c in node["status"]["conditions"]]
+    message = _refusal(lambda: _read_change_replace(agent, OWN, not_ready, subresource="status"))
     assert "may not change the node conditions Ready" in message
 
 
