@@ -14,6 +14,7 @@ Before the rounds, the agent sits idle for --idle-seconds: its CPU time over tha
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import signal
@@ -29,9 +30,10 @@ import benchlib
 import yaml
 
 from hyperpod_deps.core import wire
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.client import Kube
-from hyperpod_deps.kube.errors import KubeError
-from hyperpod_deps.kube.nodes import NODE, node_events, node_snapshot
+from hyperpod_deps.kube.informer import Informer
+from hyperpod_deps.kube.nodes import NODE, one_node
 from hyperpod_deps.localcluster import cluster
 from hyperpod_deps.localcluster.nodespec import from_pairs
 from hyperpod_deps.localcluster.processes import control_plane_env, free_port
@@ -47,30 +49,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-class Watcher(threading.Thread):
-    """Every change of the node's health label and taint, stamped when the watch delivers it."""
+class Watcher:
+    """Every change of the node's health label and taint, stamped when the informer delivers it."""
 
     def __init__(self, kube: Kube, node: str) -> None:
-        super().__init__(daemon=True)
-        self.kube, self.node = kube, node
         self.seen: queue.Queue[tuple[float, str | None, bool]] = queue.Queue()
+        self.stopping = threading.Event()
+        self._informer = Informer(one_node(node), self, lambda: kube, self.stopping,
+                                  logging.getLogger("benchmarks.health_detection"))
 
-    def run(self) -> None:
-        try:
-            self._watch()
-        except KubeError:
-            return  # the cluster went down at the end of the run
+    def start(self) -> None:
+        self._informer.start("node-watch")
 
-    def _watch(self) -> None:
-        version = node_snapshot(self.kube, self.node).resource_version
-        while True:
-            for event in node_events(self.kube, self.node, version):
-                version = event.resource_version or version
-                if event.type == "MODIFIED":
-                    labels = event.object["metadata"].get("labels") or {}
-                    taints = event.object["spec"].get("taints") or []
-                    tainted = any(t.get("key") == wire.NODE_HEALTH_LABEL for t in taints)
-                    self.seen.put((time.monotonic(), labels.get(wire.NODE_HEALTH_LABEL), tainted))
+    def listed(self, items: list[Manifest]) -> None:
+        pass  # the rounds start from the node as it is
+
+    def changed(self, event_type: str, obj: Manifest) -> None:
+        if event_type == "MODIFIED":
+            labels = obj["metadata"].get("labels") or {}
+            tainted = any(t.get("key") == wire.NODE_HEALTH_LABEL for t in obj["spec"].get("taints") or [])
+            self.seen.put((time.monotonic(), labels.get(wire.NODE_HEALTH_LABEL), tainted))
 
     def wait(self, label: str, tainted: bool, timeout: float = 30) -> float:
         deadline = time.monotonic() + timeout
@@ -109,7 +107,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-health-"))
     kubeconfig = workdir / "kubeconfig"
     cluster.up(name, from_pairs([("ml.p5.48xlarge", 1)]), kubeconfig)
-    agent = None
+    agent, watcher = None, None
     try:
         kube = Kube.connect(kubeconfig)
         node = str(next(iter(kube.list(NODE)))["metadata"]["name"])
@@ -126,6 +124,8 @@ def main() -> None:
         load_after = benchlib.load_average()
         busy_memory = benchlib.memory(agent.pid)
     finally:
+        if watcher is not None:
+            watcher.stopping.set()
         if agent is not None:
             agent.send_signal(signal.SIGTERM)
             agent.wait(30)

@@ -2,6 +2,7 @@
 the benchmark (time.monotonic() as the event arrived)."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from typing import Any
 
 from hyperpod_deps.core import wire
 from hyperpod_deps.kube.client import Kube
-from hyperpod_deps.kube.errors import KubeError
+from hyperpod_deps.kube.informer import Informer, Query
 from hyperpod_deps.localcluster.nodespec import INSTANCE_GROUP_LABEL, InstanceGroup, node_object
 
 Node = dict[str, Any]
@@ -43,50 +44,44 @@ def quarantined(node: Node) -> bool:
     return wire.is_unschedulable(labels.get(wire.NODE_HEALTH_LABEL))
 
 
-class NodeWatch(threading.Thread):
-    """Every version of the benchmark's nodes from one list-then-watch, each with the time it
+class NodeWatch:
+    """Every version of the benchmark's nodes from the shared informer, each with the time it
     arrived here."""
 
     def __init__(self, kube: Kube) -> None:
-        super().__init__(name="node-watch", daemon=True)
-        self.kube = kube
         self.seen: dict[str, list[tuple[float, Node]]] = {}
-        self.changed = threading.Condition()
+        self.arrived = threading.Condition()
         self.stopping = threading.Event()
+        self._informer = Informer(Query("v1", "Node", label_selector=SELECTOR), self, lambda: kube,
+                                  self.stopping, logging.getLogger("benchmarks.node_watch"), watch_seconds=30)
 
-    def run(self) -> None:
-        rtype = self.kube.resource_type("v1", "Node")
-        assert rtype is not None
-        while not self.stopping.is_set():
-            try:
-                snapshot = self.kube.snapshot(rtype, label_selector=SELECTOR)
-                self._note(snapshot.items)
-                for event in self.kube.watch(rtype, snapshot.resource_version, label_selector=SELECTOR,
-                                             timeout_seconds=30):
-                    if self.stopping.is_set():
-                        return
-                    if event.type in ("ADDED", "MODIFIED"):
-                        self._note([event.object])
-            except KubeError:
-                time.sleep(0.2)  # the next list-then-watch picks up what was missed
+    def start(self) -> None:
+        self._informer.start("node-watch")
+
+    def listed(self, items: list[Node]) -> None:
+        self._note(items)
+
+    def changed(self, event_type: str, obj: Node) -> None:
+        if event_type in ("ADDED", "MODIFIED"):
+            self._note([obj])
 
     def _note(self, nodes: list[Node]) -> None:
         arrived = time.monotonic()
-        with self.changed:
+        with self.arrived:
             for node in nodes:
                 self.seen.setdefault(node["metadata"]["name"], []).append((arrived, node))
-            self.changed.notify_all()
+            self.arrived.notify_all()
 
     def first(self, name: str, predicate: Callable[[Node], bool], timeout: float) -> float | None:
         """When the first version of node `name` satisfying `predicate` arrived (waiting up to `timeout`)."""
         deadline = time.monotonic() + timeout
-        with self.changed:
+        with self.arrived:
             while True:
                 found = next((at for at, node in self.seen.get(name, []) if predicate(node)), None)
                 left = deadline - time.monotonic()
                 if found is not None or left <= 0:
                     return found
-                self.changed.wait(left)
+                self.arrived.wait(left)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -20,10 +20,11 @@ from hyperpod_deps.autorestart.jobkinds import BY_KIND, JOB_NAME_LABEL, controll
 from hyperpod_deps.autorestart.metrics import Metrics
 from hyperpod_deps.autorestart.reconcile import Reconciler
 from hyperpod_deps.autorestart.settings import ControllerSettings
-from hyperpod_deps.autorestart.watchers import Changed, Listed, Update, Watcher, WatchSpec
+from hyperpod_deps.autorestart.watchers import Changed, Listed, Update, watch
 from hyperpod_deps.core.jsonlog import log
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
+from hyperpod_deps.kube.informer import Query
 
 PODS, NODES = "pods", "nodes"
 DRAIN_LIMIT = 5000  # updates applied before the jobs they touch are looked at
@@ -72,8 +73,8 @@ class Term:
             self._kube.resource_type(api_version, kind)
         for kind in self._kinds:
             job_kind = BY_KIND[kind]
-            self._watch(WatchSpec(kind, job_kind.api_version, kind))
-        self._watch(WatchSpec(PODS, "v1", "Pod", label_selector=JOB_NAME_LABEL))
+            self._watch(kind, Query(job_kind.api_version, kind))
+        self._watch(PODS, Query("v1", "Pod", label_selector=JOB_NAME_LABEL))
 
     def close(self) -> None:
         self._stop.set()
@@ -84,7 +85,7 @@ class Term:
         self._drain(max_wait)
         if PODS in self._listed and not self._nodes_watched:
             self._nodes_watched = True
-            self._watch(WatchSpec(NODES, "v1", "Node"))
+            self._watch(NODES, Query("v1", "Node"))
         if not self._synced():
             return
         self._resolve_owners()
@@ -103,16 +104,17 @@ class Term:
     def _schedule(self, at: float, key: JobKey) -> None:
         heapq.heappush(self._timers, (at, key))
 
-    def _watch(self, spec: WatchSpec) -> None:
-        Watcher(
-            spec,
+    def _watch(self, resource: str, query: Query) -> None:
+        watch(
+            resource,
+            query,
             self._connect,
             self._updates,
             self._stop,
             self._settings.watch_timeout_seconds,
             self._logger,
-            lambda operation: self._metrics.errors.labels(operation).inc(),
-        ).start()
+            lambda error: self._metrics.errors.labels(f"watch {resource}").inc(),
+        )
 
     def _synced(self) -> bool:
         return {*self._kinds, PODS, NODES} <= self._listed

@@ -79,8 +79,8 @@ class Agent:
             server = self.metrics.serve(self.settings.metrics_port)
             self._closers.append(server.shutdown)
         self._start_kernel_sources()
-        nodewatch.NodeWatch(self.kube, self.settings.node_name, self.inbox, self.stopping, self.log,
-                            self.settings.writer.max_backoff_seconds).start()
+        nodewatch.node_watch(self.kube, self.settings.node_name, self.inbox, self.stopping,
+                             self.settings.writer.max_backoff_seconds).start("node-watch")
         self.log.info("health agent started", node=self.settings.node_name, platform=self.settings.platform,
                       rules=len(self.rules))
         try:

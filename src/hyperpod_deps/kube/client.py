@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,7 +265,7 @@ class Kube:
 
     def watch(self, rtype: ResourceType, resource_version: str, namespace: str | None = None,
               label_selector: str | None = None, field_selector: str | None = None,
-              timeout_seconds: int = 60) -> Iterator[WatchEvent]:
+              timeout_seconds: int = 60) -> Generator[WatchEvent, None, None]:
         """Changes after `resource_version`, until the server ends the watch (at most
         `timeout_seconds`). Bookmarks come through with their resourceVersion, so a caller can
         resume from the newest point it saw; RequestFailed(410) means that point has expired:

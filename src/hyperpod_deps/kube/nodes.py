@@ -23,12 +23,13 @@ to clear until the node shows it cleared).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.core.nodestate import NodeUpdate, apply_conditions, apply_metadata
-from hyperpod_deps.kube.client import Kube, ResourceType, Snapshot, WatchEvent
+from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import KubeError, RequestFailed
+from hyperpod_deps.kube.informer import Query
 
 NODE = ResourceType("v1", "Node", "nodes", False)
 CONFLICT_ATTEMPTS = 5
@@ -102,13 +103,6 @@ def _parts(update: NodeUpdate, now: Clock) -> list[tuple[str | None, Change]]:
     return parts
 
 
-def node_snapshot(kube: Kube, name: str) -> Snapshot:
-    """The node (zero or one item) and the resourceVersion to watch it from."""
-    return kube.snapshot(NODE, field_selector=f"metadata.name={name}")
-
-
-def node_events(kube: Kube, name: str, resource_version: str,
-                timeout_seconds: int = 300) -> Iterator[WatchEvent]:
-    """Changes to this one node (a field selector: the server sends no other node)."""
-    return kube.watch(NODE, resource_version, field_selector=f"metadata.name={name}",
-                      timeout_seconds=timeout_seconds)
+def one_node(name: str) -> Query:
+    """That node alone, for an informer: a field selector, so the server sends no other node."""
+    return Query(NODE.api_version, NODE.kind, field_selector=f"metadata.name={name}")
