@@ -11,12 +11,15 @@ from hyperpod_deps.cli.exit_codes import ExitCode, fail
 from hyperpod_deps.localcluster import cluster as local
 from hyperpod_deps.localcluster import netrules, nodespec
 from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError
-from hyperpod_deps.localcluster.netplan import NetworkError
+from hyperpod_deps.localcluster.netplan import MAX_REAL_NODES, NetworkError
 from hyperpod_deps.localcluster.pki import PkiError
 from hyperpod_deps.localcluster.processes import ComponentFailed, PortTaken
+from hyperpod_deps.localcluster.realnodes import RealNodeError
 from hyperpod_deps.localcluster.registry import RegistryUnavailable
 from hyperpod_deps.toolchain.gobuild import GoBuildFailed, GoUnavailable
 from hyperpod_deps.toolchain.helm import ToolUnavailable
+from hyperpod_deps.toolchain.image_push import PushError
+from hyperpod_deps.toolchain.pause_image import PauseImageError
 
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True,
                            help="Cluster name; its state lives in the cache under clusters/<name>/.")
@@ -43,9 +46,11 @@ def cluster_group() -> None:
                    "leave by the default route.")
 @click.option("--no-registry", is_flag=True,
               help="Run without the cluster's local OCI registry (Debian's docker-registry on 127.0.0.1).")
+@click.option("--real-nodes", type=click.IntRange(0, MAX_REAL_NODES), default=0, show_default=True,
+              help="Real kubelet nodes (containerd, runc, real containers) beside the simulated ones.")
 def up_command(name: str, kubeconfig_path: Path | None, nodes_file: Path | None,
                node_flags: tuple[str, ...], apiserver_port: int | None, allow_egress: bool,
-               no_registry: bool) -> None:
+               no_registry: bool, real_nodes: int) -> None:
     """Build the control plane on first use (many minutes), start it, add the nodes.
 
     Without --nodes or --node: 2x ml.p5.48xlarge, 1x ml.g5.8xlarge, 1x ml.trn1.32xlarge and
@@ -56,21 +61,28 @@ def up_command(name: str, kubeconfig_path: Path | None, nodes_file: Path | None,
 
     Starts the cluster's OCI registry on 127.0.0.1 (an air-gapped site's registry; push to it
     with `hyperpod-deps images push`), unless --no-registry; its storage outlives `down`.
+
+    With --real-nodes N, N real kubelet nodes join (Debian's containerd, runc, CNI plugins and
+    catatonit; docs/local-cluster.md): they pull the chart's images from the cluster's registry,
+    which serves the images this project builds (`make image` first for the agents image).
     """
     try:
         spec = _spec(nodes_file, node_flags)
         result = local.up(name, spec, kubeconfig_path, apiserver_port, allow_egress=allow_egress,
-                          with_registry=not no_registry)
+                          with_registry=not no_registry, real_nodes=real_nodes)
     except (nodespec.NodeSpecError, ClusterNameError) as error:
         raise click.UsageError(str(error)) from error
-    except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError, RegistryUnavailable) as error:
+    except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError, RegistryUnavailable, PauseImageError,
+            PushError) as error:
         fail(str(error), ExitCode.TOOL_UNAVAILABLE)
-    except (PortTaken, ComponentFailed, local.ClusterError, NetworkError) as error:
+    except (PortTaken, ComponentFailed, local.ClusterError, NetworkError, RealNodeError) as error:
         fail(str(error), ExitCode.CLUSTER_FAILED)
     click.echo(f"cluster {result.name} is running; API server {result.server}")
     click.echo(_network_line(result.network))
     if result.registry:
         click.echo(f"registry: {result.registry} (plain HTTP, loopback only)")
+    if result.real_nodes:
+        click.echo(f"real nodes: {', '.join(result.real_nodes)}")
     click.echo(f"kubeconfig: {result.kubeconfig}")
     click.echo(f"export KUBECONFIG={result.kubeconfig}")
 
@@ -101,6 +113,8 @@ def status_command(name: str, as_json: bool) -> None:
             click.echo(f"kubeconfig: {result.kubeconfig}")
             click.echo(_network_line(result.network))
             click.echo(f"registry: {result.registry or 'not running'}")
+            if result.real_nodes:
+                click.echo(f"real nodes: {', '.join(result.real_nodes)}")
             if result.network.get("isolated") and netrules.find(result.state_dir) is None:
                 click.echo(f"warning: its nftables table {result.network.get('table')} is missing: calls to "
                            "its addresses may leave this machine; `cluster down`, then `cluster up` again")
@@ -140,7 +154,7 @@ def _as_dict(result: local.ClusterStatus) -> dict[str, object]:
         "name": result.name, "running": result.running, "server": result.server,
         "kubeconfig": str(result.kubeconfig) if result.kubeconfig else None,
         "stateDir": str(result.state_dir), "versions": result.versions, "network": result.network,
-        "registry": result.registry,
+        "registry": result.registry, "realNodes": list(result.real_nodes),
         "components": [{"name": c.name, "pid": c.pid, "port": c.port, "log": str(c.log)}
                        for c in result.components],
     }

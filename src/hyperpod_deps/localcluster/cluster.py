@@ -19,7 +19,9 @@ from hyperpod_deps.localcluster import (
     netrules,
     operators,
     processes,
+    realnodes,
     registry,
+    served_images,
     standins,
 )
 from hyperpod_deps.localcluster.layout import Layout, Ports
@@ -28,7 +30,12 @@ from hyperpod_deps.localcluster.nodespec import NodeSpec, node_objects
 from hyperpod_deps.localcluster.pki import ensure_pki
 from hyperpod_deps.toolchain.gobuild import Progress, stderr_progress
 from hyperpod_deps.toolchain.helm import kubectl_path
-from hyperpod_deps.toolchain.kubernetes import CONTROL_PLANE, ControlPlaneBinaries, ensure_control_plane
+from hyperpod_deps.toolchain.kubernetes import (
+    CONTROL_PLANE,
+    ControlPlaneBinaries,
+    ensure_control_plane,
+    ensure_kubelet,
+)
 
 START_TIMEOUT_SECONDS = {"etcd": 30.0, "kube-apiserver": 120.0, "kube-controller-manager": 60.0,
                          "kube-scheduler": 60.0, "kwok": 30.0}
@@ -56,6 +63,7 @@ class ClusterStatus:
     versions: dict[str, str] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=dict)  # the address plan; "isolated": rules on
     registry: str | None = None  # host:port of the cluster's OCI registry, while it runs
+    real_nodes: tuple[str, ...] = ()  # names of the real kubelet nodes
 
     @property
     def running(self) -> bool:
@@ -68,24 +76,29 @@ class ClusterStatus:
 
 def up(name: str, spec: NodeSpec, kubeconfig_path: Path | None = None, apiserver_port: int | None = None,
        binaries: ControlPlaneBinaries | None = None, progress: Progress = stderr_progress,
-       allow_egress: bool = False, with_registry: bool = True) -> ClusterStatus:
+       allow_egress: bool = False, with_registry: bool = True, real_nodes: int = 0) -> ClusterStatus:
     """With `allow_egress`, no nftables rules are installed (for a user who cannot be root):
     calls to the cluster's Service, pod and node addresses then leave by the default route.
-    With `with_registry` (the default) the cluster's OCI registry runs beside it (registry.py)."""
+    With `with_registry` (the default) the cluster's OCI registry runs beside it (registry.py).
+    `real_nodes` real kubelet nodes join the simulated ones (realnodes.py); they pull images
+    from the cluster's registry, so they need it and the network rules."""
     layout = Layout.for_cluster(name)
     current = status(name)
     if not current.stopped:
         raise ClusterError(f"cluster {name!r} is already (partly) running: run `hyperpod-deps cluster down "
                            f"--name {name}` first, or `cluster status` to see it")
+    _check_real_nodes(real_nodes, allow_egress, with_registry)
     if not allow_egress:
         netrules.require_rules()  # before a build that may take many minutes
     if with_registry:
         registry.binary()  # the same: fail before the build, with the install command
     registry.stop(layout)  # one a crashed run left behind: _reset drops its pid file
+    realnodes.stop_all(layout)  # and its real nodes
     ports = _choose_ports(apiserver_port)
     binaries = binaries or ensure_control_plane(progress=progress)
+    kubelet = ensure_kubelet(progress=progress) if real_nodes else None
     started = time.monotonic()
-    plan = _claim_network(layout, ports, allow_egress, progress)
+    plan = _claim_network(layout, ports, allow_egress, progress, real_nodes)
     try:
         _reset(layout, plan)
         server = f"https://{netplan.LOOPBACK}:{ports.apiserver}"
@@ -103,6 +116,8 @@ def up(name: str, spec: NodeSpec, kubeconfig_path: Path | None = None, apiserver
         if with_registry:
             progress("starting the cluster's OCI registry")
             _record(layout, "registry", registry.start(layout, processes.free_port()))
+        if kubelet is not None:
+            _add_real_nodes(layout, plan, admin, kubelet, real_nodes, progress)
     except BaseException:
         down(name)
         raise
@@ -117,6 +132,7 @@ def down(name: str, purge: bool = False) -> ClusterStatus:
     """
     layout = Layout.for_cluster(name)
     state = _load_state(layout)
+    realnodes.stop_all(layout)  # first: their kubelets and pods talk to everything below
     standins.stop_all(layout)  # local stand-ins for the chart's pods, if any
     registry.stop(layout)
     operators.stop_all(layout.root)  # Kubeflow operators started against this cluster, if any
@@ -174,7 +190,8 @@ def status(name: str) -> ClusterStatus:
     server = f"https://{netplan.LOOPBACK}:{ports['apiserver']}" if "apiserver" in ports else None
     return ClusterStatus(name, layout.root, Path(kubeconfig_file) if kubeconfig_file else None, server,
                          components, state.get("versions", {}), state.get("network", {}),
-                         state.get("registry") if registry.running(layout) else None)
+                         state.get("registry") if registry.running(layout) else None,
+                         tuple(state.get("realNodes", [])))
 
 
 def _choose_ports(apiserver_port: int | None) -> Ports:
@@ -189,7 +206,29 @@ def _choose_ports(apiserver_port: int | None) -> Ports:
     return Ports(etcd_client, etcd_peer, apiserver_port or processes.free_port(), kcm, scheduler, kwok)
 
 
-def _claim_network(layout: Layout, ports: Ports, allow_egress: bool, progress: Progress) -> NetworkPlan:
+def _check_real_nodes(count: int, allow_egress: bool, with_registry: bool) -> None:
+    if count == 0:
+        return
+    if not 0 < count <= netplan.MAX_REAL_NODES:
+        raise ClusterError(f"--real-nodes {count}: between 1 and {netplan.MAX_REAL_NODES}")
+    if allow_egress or not with_registry:
+        raise ClusterError("real nodes need the cluster's network rules and its registry (they pull "
+                           "from it): leave out --allow-egress and --no-registry")
+    realnodes.require_host()
+
+
+def _add_real_nodes(layout: Layout, plan: NetworkPlan, admin: Path, kubelet: Path, count: int,
+                    progress: Progress) -> None:
+    served = _load_state(layout)["registry"]
+    served_images.serve(served, progress)
+    names = []
+    for index in range(count):
+        names.append(realnodes.start(layout, plan, index, admin, served, kubelet, progress).name)
+        _record(layout, "realNodes", names)
+
+
+def _claim_network(layout: Layout, ports: Ports, allow_egress: bool, progress: Progress,
+                   real_nodes: int = 0) -> NetworkPlan:
     """The cluster's address slot, with its nftables table installed (unless egress is allowed)."""
     if allow_egress:
         progress("no network rules (--allow-egress): calls to the cluster's Service, pod and node "
@@ -200,7 +239,7 @@ def _claim_network(layout: Layout, ports: Ports, allow_egress: bool, progress: P
         return (LocalRoute(plan.kubernetes_service_ip, netplan.HTTPS_PORT, ports.apiserver),
                 LocalRoute(plan.node_ip, netplan.KUBELET_PORT, ports.kwok))
 
-    plan = netrules.claim(layout.name, layout.root, routes)
+    plan = netrules.claim(layout.name, layout.root, routes, real_nodes)
     progress(f"network: services {plan.service_cidr}, pods {plan.pod_cidr}, nodes at {plan.node_ip}; "
              f"nftables table '{netplan.TABLE_FAMILY} {plan.table}' keeps them on this machine")
     return plan

@@ -39,6 +39,8 @@ def kube_apiserver(binary: Path, layout: Layout, ports: Ports, plan: NetworkPlan
         # Nodes are called at their InternalIP only: a Hostname would be looked up in DNS,
         # which is a query off this machine.
         "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-client-certificate={pki / 'kube-apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={pki / 'kube-apiserver-kubelet-client.key'}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-key-file={pki / 'service-account.pub'}",
         f"--service-account-signing-key-file={pki / 'service-account.key'}",

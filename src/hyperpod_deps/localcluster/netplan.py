@@ -26,6 +26,9 @@ SLOTS = 12  # 10.96+k service ranges and 10.244+k pod ranges, k < 12, stay insid
 TABLE_FAMILY = "ip"
 TABLE_PREFIX = "hyperpod_deps_"
 KUBELET_PORT = 10250  # the simulated nodes' advertised kubelet port (kwok serves it)
+# Real kubelet nodes take /24s of the pod range's upper half, below the simulated nodes' address:
+# the bridge holds the node's address (.1), its pods the rest.
+MAX_REAL_NODES = 8
 HTTPS_PORT = 443
 _TABLE = re.compile(rf"^{TABLE_PREFIX}s(\d+)_([a-z0-9_]+)_([0-9a-f]{{8}})$")
 
@@ -79,6 +82,15 @@ class NetworkPlan:
         """Every simulated node's InternalIP (kwok gives them all one), inside the pod range so
         that the cluster claims no third range of this machine's address space."""
         return f"10.{244 + self.slot}.255.254"
+
+    def real_node_subnet(self, index: int) -> str:
+        """The pod subnet of real node `index`: its bridge (and node address) is the first host."""
+        if not 0 <= index < MAX_REAL_NODES:
+            raise NetworkError(f"real node {index}: a local cluster holds at most {MAX_REAL_NODES}")
+        return f"10.{244 + self.slot}.{128 + index}.0/24"
+
+    def real_node_ip(self, index: int) -> str:
+        return str(ipaddress.ip_network(self.real_node_subnet(index))[1])
 
     @property
     def closed(self) -> tuple[str, ...]:
@@ -139,26 +151,30 @@ def all_slots_cidrs(in_use: tuple[str, ...] = ()) -> tuple[str, ...]:
     return tuple(cidr for slot in usable_slots(in_use) for cidr in NetworkPlan("x", "0" * 8, slot).closed)
 
 
-def ruleset(plan: NetworkPlan, routes: tuple[LocalRoute, ...]) -> str:
+def ruleset(plan: NetworkPlan, routes: tuple[LocalRoute, ...], real_nodes: int = 0) -> str:
     """An nft script that replaces the cluster's table in one transaction: made if missing (so
-    the delete cannot fail), deleted, defined afresh."""
+    the delete cannot fail), deleted, defined afresh. The subnets of `real_nodes` real nodes are
+    open from this machine (their bridges are on it) and between pods of one node."""
     table = f"{TABLE_FAMILY} {plan.table}"
     elements = ", ".join(route.element() for route in routes)
     closed = ", ".join(plan.closed)
+    real = ", ".join(plan.real_node_subnet(index) for index in range(real_nodes))
     lines = [
         f"table {table} {{}}",
         f"delete table {table}",
         f"table {table} {{",
         f'  comment "hyperpod-deps local cluster {plan.cluster}: its ranges stay on this machine"',
         "  set closed {", "    type ipv4_addr; flags interval", f"    elements = {{ {closed} }}", "  }",
+        "  set real_nodes {", "    type ipv4_addr; flags interval",
+        *([f"    elements = {{ {real} }}"] if real else []), "  }",
         "  map local_services {",
         "    type ipv4_addr . inet_service : ipv4_addr . inet_service",
         *([f"    elements = {{ {elements} }}"] if routes else []),
         "  }",
         *_dnat_chain("to_local_output", "output"),
         *_dnat_chain("to_local_prerouting", "prerouting"),
-        *_reject_chain("closed_output", "output"),
-        *_reject_chain("closed_forward", "forward"),
+        *_reject_chain("closed_output", "output", "ip daddr @real_nodes accept"),
+        *_reject_chain("closed_forward", "forward", "ip saddr @real_nodes ip daddr @real_nodes accept"),
         "}",
     ]
     return "\n".join(lines) + "\n"
@@ -178,8 +194,9 @@ def _dnat_chain(name: str, hook: str) -> list[str]:
             "    ip daddr @closed dnat ip to ip daddr . tcp dport map @local_services", "  }"]
 
 
-def _reject_chain(name: str, hook: str) -> list[str]:
+def _reject_chain(name: str, hook: str, open_rule: str) -> list[str]:
     # After DNAT (-100 < filter's 0), so a routed connection is already bound for loopback.
     return [f"  chain {name} {{", f"    type filter hook {hook} priority filter; policy accept;",
+            f"    {open_rule}",
             "    ip daddr @closed meta l4proto tcp counter reject with tcp reset",
             "    ip daddr @closed counter reject with icmp type admin-prohibited", "  }"]

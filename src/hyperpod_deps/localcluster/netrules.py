@@ -46,9 +46,10 @@ def require_rules() -> None:
     _nft_json("list", "tables")
 
 
-def claim(cluster: str, state_dir: Path, routes: RoutesFor) -> NetworkPlan:
+def claim(cluster: str, state_dir: Path, routes: RoutesFor, real_nodes: int = 0) -> NetworkPlan:
     """Take a free slot (replacing this cluster's table left by a crashed run) and install its
-    table with the routes its addresses need (they depend on the slot)."""
+    table with the routes its addresses need (they depend on the slot), open to the subnets of
+    `real_nodes` real nodes."""
     require_rules()
     with _machine_lock():
         owner = netplan.owner_digest(state_dir)
@@ -57,7 +58,7 @@ def claim(cluster: str, state_dir: Path, routes: RoutesFor) -> NetworkPlan:
             _nft(f"delete table {netplan.TABLE_FAMILY} {table}\n")
         slot = netplan.free_slot({parsed.slot for parsed in others.values()}, machine_networks())
         plan = NetworkPlan(cluster, owner, slot)
-        _nft(netplan.ruleset(plan, routes(plan)))
+        _nft(netplan.ruleset(plan, routes(plan), real_nodes))
         return plan
 
 

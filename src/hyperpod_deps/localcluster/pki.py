@@ -25,6 +25,8 @@ CLIENTS = (
     ClientIdentity("kube-scheduler", "system:kube-scheduler"),
     # kwok plays every node's kubelet (node status, leases, pod status) for fake nodes.
     ClientIdentity("kwok", "system:kwok-controller", "system:masters"),
+    # The API server calling a real node's kubelet (logs, exec), which asks the API server back.
+    ClientIdentity("kube-apiserver-kubelet-client", "kube-apiserver-kubelet-client", "system:masters"),
 )
 
 SERVING_NAMES = (

@@ -61,9 +61,10 @@ def is_loopback(registry: str) -> bool:
         return False
 
 
-def push(archive: Path, registry: str, tls_verify: bool | None = None, tag: str = __version__) -> Pushed:
-    """Copy the OCI archive to `registry`/hyperpod-deps/agents:`tag`. `tls_verify` None: verify
-    unless the registry is on loopback (a local registry speaks plain HTTP)."""
+def push(archive: Path, registry: str, tls_verify: bool | None = None, tag: str = __version__,
+         repository: str = REPOSITORY) -> Pushed:
+    """Copy the OCI archive to `registry`/`repository`:`tag` (the agents image by default).
+    `tls_verify` None: verify unless the registry is on loopback (a local registry speaks plain HTTP)."""
     registry = check_registry(registry)
     if not archive.is_file():
         raise PushError(f"no image archive at {archive}: build it first with `make image`")
@@ -71,7 +72,7 @@ def push(archive: Path, registry: str, tls_verify: bool | None = None, tag: str 
     if skopeo is None:
         raise PushError(f"pushing needs skopeo: {INSTALL_HINT}")
     verify = not is_loopback(registry) if tls_verify is None else tls_verify
-    reference = f"{registry}/{REPOSITORY}:{tag}"
+    reference = f"{registry}/{repository}:{tag}"
     with tempfile.TemporaryDirectory(prefix="hyperpod-deps-push-") as work:
         digest_file = Path(work) / "digest"
         try:

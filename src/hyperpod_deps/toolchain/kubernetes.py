@@ -41,6 +41,9 @@ class ControlPlaneVersions:
 CONTROL_PLANE = ControlPlaneVersions(kubernetes="1.35.4", etcd="3.6.5", kwok="0.8.0")
 
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+# A real node's agent, built only for `cluster up --real-nodes`: from the same scratch module
+# and Go build cache, so only the packages the control plane does not share are new.
+NODE_BINARIES = ("kubelet",)
 
 # The kwok stages (upstream's "fast" node and pod lifecycles, node heartbeats through
 # leases), taken from the kwok module that was built, so they always match the binary.
@@ -94,14 +97,15 @@ def kubernetes_go_mod(versions: ControlPlaneVersions, staging: list[str]) -> str
     )
 
 
-def kubernetes_module(versions: ControlPlaneVersions, staging: list[str]) -> ScratchModule:
+def kubernetes_module(versions: ControlPlaneVersions, staging: list[str],
+                      tools: tuple[str, ...] = KUBE_BINARIES) -> ScratchModule:
     v = versions.kubernetes
     return ScratchModule(
         name=f"kubernetes-v{v}",
         go_mod=kubernetes_go_mod(versions, staging),
         binaries=tuple(GoBinary(tool, f"k8s.io/kubernetes/cmd/{tool}", v, version_ldflags(v))
-                       for tool in KUBE_BINARIES),
-        get=tuple(f"k8s.io/kubernetes/cmd/{tool}@v{v}" for tool in KUBE_BINARIES),
+                       for tool in tools),
+        get=tuple(f"k8s.io/kubernetes/cmd/{tool}@v{v}" for tool in tools),
     )
 
 
@@ -138,13 +142,20 @@ def ensure_control_plane(versions: ControlPlaneVersions = CONTROL_PLANE,
                                 kube["kube-scheduler"], kwok, stages)
 
 
-def _kubernetes_module_resolved(versions: ControlPlaneVersions) -> ScratchModule:
+def ensure_kubelet(versions: ControlPlaneVersions = CONTROL_PLANE,
+                   progress: Progress = stderr_progress) -> Path:
+    """The kubelet at the control plane's version, built on first use, then from the cache."""
+    return ensure_built(_kubernetes_module_resolved(versions, NODE_BINARIES), progress)["kubelet"]
+
+
+def _kubernetes_module_resolved(versions: ControlPlaneVersions,
+                                tools: tuple[str, ...] = KUBE_BINARIES) -> ScratchModule:
     """The kubernetes scratch module; asks the module proxy for the staging list only if needed."""
-    placeholder = kubernetes_module(versions, [])
+    placeholder = kubernetes_module(versions, [], tools)
     if all(binary_path(b).is_file() for b in placeholder.binaries):
         return placeholder
     go_mod = _module_file(f"k8s.io/kubernetes@v{versions.kubernetes}", "GoMod")
-    return kubernetes_module(versions, staging_modules(go_mod.read_text()))
+    return kubernetes_module(versions, staging_modules(go_mod.read_text()), tools)
 
 
 def _ensure_kwok_stages(module: ScratchModule, target: Path) -> Path:
