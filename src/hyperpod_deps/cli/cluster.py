@@ -19,7 +19,6 @@ from hyperpod_deps.localcluster.registry import RegistryUnavailable
 from hyperpod_deps.toolchain.gobuild import GoBuildFailed, GoUnavailable
 from hyperpod_deps.toolchain.helm import ToolUnavailable
 from hyperpod_deps.toolchain.image_push import PushError
-from hyperpod_deps.toolchain.pause_image import PauseImageError
 
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True,
                            help="Cluster name; its state lives in the cache under clusters/<name>/.")
@@ -72,7 +71,7 @@ def up_command(name: str, kubeconfig_path: Path | None, nodes_file: Path | None,
                           with_registry=not no_registry, real_nodes=real_nodes)
     except (nodespec.NodeSpecError, ClusterNameError) as error:
         raise click.UsageError(str(error)) from error
-    except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError, RegistryUnavailable, PauseImageError,
+    except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError, RegistryUnavailable,
             PushError) as error:
         fail(str(error), ExitCode.TOOL_UNAVAILABLE)
     except (PortTaken, ComponentFailed, local.ClusterError, NetworkError, RealNodeError) as error:

@@ -5,6 +5,7 @@ import json
 import shutil
 import ssl
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +20,11 @@ from hyperpod_deps.localcluster import (
     netrules,
     operators,
     processes,
+    realnode,
     realnodes,
     registry,
     served_images,
+    servicerouter,
     standins,
 )
 from hyperpod_deps.localcluster.layout import Layout, Ports
@@ -132,6 +135,7 @@ def down(name: str, purge: bool = False) -> ClusterStatus:
     """
     layout = Layout.for_cluster(name)
     state = _load_state(layout)
+    processes.stop(servicerouter.COMPONENT, layout)
     realnodes.stop_all(layout)  # first: their kubelets and pods talk to everything below
     standins.stop_all(layout)  # local stand-ins for the chart's pods, if any
     registry.stop(layout)
@@ -225,6 +229,14 @@ def _add_real_nodes(layout: Layout, plan: NetworkPlan, admin: Path, kubelet: Pat
     for index in range(count):
         names.append(realnodes.start(layout, plan, index, admin, served, kubelet, progress).name)
         _record(layout, "realNodes", names)
+    values = layout.root / "real-node-values.yaml"
+    values.write_text(yaml.safe_dump(realnode.chart_values(), sort_keys=False))
+    progress(f"real nodes are tainted {realnode.REAL_NODE_LABEL}: the device plugins stay on the simulated "
+             f"nodes; `helm install -f {values}` runs the controller and operators on the real nodes")
+    subnets = [f"--subnet={plan.real_node_subnet(index)}" for index in range(count)]
+    router = [sys.executable, "-m", servicerouter.__name__, f"--kubeconfig={admin}",
+              f"--state-dir={layout.root}", *subnets]
+    processes.start(servicerouter.COMPONENT, router, layout)
 
 
 def _claim_network(layout: Layout, ports: Ports, allow_egress: bool, progress: Progress,

@@ -43,14 +43,16 @@ class NoFreeSlot(NetworkError):
 
 @dataclass(frozen=True)
 class LocalRoute:
-    """Connections to `address:port` go to 127.0.0.1:`target_port` instead."""
+    """Connections to `address:port` go to `target_address`:`target_port` instead (loopback, or
+    a pod on a real node's bridge: both on this machine)."""
 
     address: str
     port: int
     target_port: int
+    target_address: str = LOOPBACK
 
     def element(self) -> str:
-        return f"{self.address} . {self.port} : {LOOPBACK} . {self.target_port}"
+        return f"{self.address} . {self.port} : {self.target_address} . {self.target_port}"
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ def ruleset(plan: NetworkPlan, routes: tuple[LocalRoute, ...], real_nodes: int =
         "    type ipv4_addr . inet_service : ipv4_addr . inet_service",
         *([f"    elements = {{ {elements} }}"] if routes else []),
         "  }",
+        # Services served by pods on real nodes: kept by the service router (servicerouter.py).
+        "  map pod_services {", "    type ipv4_addr . inet_service : ipv4_addr . inet_service", "  }",
         *_dnat_chain("to_local_output", "output"),
         *_dnat_chain("to_local_prerouting", "prerouting"),
         *_reject_chain("closed_output", "output", "ip daddr @real_nodes accept"),
@@ -188,10 +192,21 @@ def route_command(verb: str, plan: NetworkPlan, route: LocalRoute) -> str:
     return f"{verb} element {TABLE_FAMILY} {plan.table} local_services {{ {element} }}\n"
 
 
+def pod_services_script(plan: NetworkPlan, routes: tuple[LocalRoute, ...]) -> str:
+    """Replace the whole map of Services served by real pods, in one transaction."""
+    lines = [f"flush map {TABLE_FAMILY} {plan.table} pod_services"]
+    if routes:
+        elements = ", ".join(route.element() for route in routes)
+        lines.append(f"add element {TABLE_FAMILY} {plan.table} pod_services {{ {elements} }}")
+    return "\n".join(lines) + "\n"
+
+
 def _dnat_chain(name: str, hook: str) -> list[str]:
-    # -100 is dstnat's place; nft accepts the name for prerouting only.
+    # -100 is dstnat's place; nft accepts the name for prerouting only. A lookup that finds
+    # nothing does not match, so the second map is asked only for what the first lacks.
     return [f"  chain {name} {{", f"    type nat hook {hook} priority -100; policy accept;",
-            "    ip daddr @closed dnat ip to ip daddr . tcp dport map @local_services", "  }"]
+            "    ip daddr @closed dnat ip to ip daddr . tcp dport map @local_services",
+            "    ip daddr @closed dnat ip to ip daddr . tcp dport map @pod_services", "  }"]
 
 
 def _reject_chain(name: str, hook: str, open_rule: str) -> list[str]:

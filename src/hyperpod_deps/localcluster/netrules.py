@@ -103,6 +103,11 @@ def remove_route(plan: NetworkPlan, route: LocalRoute) -> None:
         _nft(netplan.route_command("delete", plan, route))
 
 
+def set_pod_services(plan: NetworkPlan, routes: tuple[LocalRoute, ...]) -> None:
+    """The Services served by pods on real nodes are exactly `routes` from now on."""
+    _nft(netplan.pod_services_script(plan, routes))
+
+
 def refused_packets(plan: NetworkPlan) -> int:
     """How many packets the cluster's rules refused (their counters), 0 if the table is gone."""
     try:

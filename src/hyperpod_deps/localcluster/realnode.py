@@ -23,10 +23,9 @@ from pathlib import Path
 import yaml
 
 from hyperpod_deps.localcluster.netplan import KUBELET_PORT, LOOPBACK, NetworkPlan
+from hyperpod_deps.toolchain.static_images import PAUSE
 
 BRIDGE_PREFIX = "hpd"  # every real node's bridge; the e2e egress guard knows it as local
-# The sandbox ("pause") image the kubelet and containerd agree on, served by the cluster's registry.
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 # The registries whose images the chart names: containerd pulls each through the cluster's own
 # registry and never from the registry itself (an air-gapped site's mirror, as ECR pull-through).
 MIRRORED_REGISTRIES = ("registry.k8s.io", "docker.io", "ghcr.io", "public.ecr.aws", "nvcr.io", "quay.io")
@@ -34,7 +33,13 @@ MIRRORED_REGISTRIES = ("registry.k8s.io", "docker.io", "ghcr.io", "public.ecr.aw
 # discard port of loopback, so such a pull fails at once instead of leaving the machine.
 DEAD_END_PROXY = f"http://{LOOPBACK}:9"
 REAL_NODE_LABEL = "hyperpod-deps.local/real-node"
-INSTANCE_TYPE = "ml.m5.2xlarge"  # a CPU type: device plugins that need hardware never select it
+# A real node carries this taint: only pods that tolerate it run there (the health agents, which
+# tolerate every taint, and what chart_values places there); the device plugins, which need
+# hardware the node lacks, stay on the simulated nodes.
+REAL_NODE_TAINT = {"key": REAL_NODE_LABEL, "value": "true", "effect": "NoSchedule"}
+# A GPU type, so the chart's NVIDIA health agent DaemonSet selects it (it has no GPU: the agent's
+# NVML source finds none, its log sources work as on any node).
+INSTANCE_TYPE = "ml.g5.8xlarge"
 # The sysctls the kubelet sets on start (its kernel defaults); `down` puts the recorded values back.
 KUBELET_SYSCTLS = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
                    "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes")
@@ -102,7 +107,7 @@ def containerd_config(node: RealNode) -> str:
         '[debug]\n  level = "warn"',
         "[plugins]",
         f"  {cri}",
-        f'    sandbox_image = "{PAUSE_IMAGE}"',
+        f'    sandbox_image = "{PAUSE.name}"',
         "    restrict_oom_score_adj = true",
         "    disable_apparmor = true",
         f'    stream_server_address = "{LOOPBACK}"',
@@ -191,7 +196,17 @@ def kubelet_command(binary: Path, node: RealNode, config: Path, kubeconfig: Path
         f"--hostname-override={node.name}", f"--node-ip={node.address}",
         f"--root-dir={node.kubelet_root}", f"--cert-dir={node.root / 'kubelet-pki'}",
         "--node-labels=" + ",".join(f"{key}={value}" for key, value in sorted(labels.items())),
+        "--register-with-taints={key}={value}:{effect}".format(**REAL_NODE_TAINT),
     ]
+
+
+def chart_values() -> dict[str, object]:
+    """Values that run the chart's controller and operators on the real nodes (for a test or
+    the demo; a user's cluster has no such nodes)."""
+    placement = {"nodeSelector": {REAL_NODE_LABEL: "true"},
+                 "tolerations": [{"key": REAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}]}
+    return {"job-auto-restart": {"controller": placement}, "trainingOperators": placement,
+            "mpi-operator": placement}
 
 
 def render_files(node: RealNode, registry: str, client_ca: Path, healthz_port: int) -> dict[Path, str]:

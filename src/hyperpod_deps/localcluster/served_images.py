@@ -6,15 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hyperpod_deps.localcluster.realnode import PAUSE_IMAGE
-from hyperpod_deps.toolchain import agents_image, image_push, pause_image
+from hyperpod_deps.toolchain import agents_image, image_push, static_images
 from hyperpod_deps.toolchain.gobuild import Progress
 
 
 @dataclass(frozen=True)
 class ServedImage:
     name: str  # as pods and the kubelet ask for it
-    archive: Path
+    archive: Path | None  # None: cannot be made (its binary is missing)
     how_to_build: str
 
     @property
@@ -27,19 +26,22 @@ class ServedImage:
 
 
 def images() -> tuple[ServedImage, ...]:
-    return (
-        ServedImage(PAUSE_IMAGE, pause_image.archive_path(), "made from catatonit at `cluster up`"),
-        ServedImage(agents_image.image_name(), agents_image.archive_path(), "make image"),
-    )
+    """Every image a real node can get, the static ones made on the way."""
+    found = [ServedImage(agents_image.image_name(), agents_image.archive_path(), "make image")]
+    for image in (static_images.PAUSE, *static_images.operator_images()):
+        try:
+            found.append(ServedImage(image.name, static_images.ensure(image), image.how_to_get))
+        except static_images.StaticImageError:
+            found.append(ServedImage(image.name, None, image.how_to_get))
+    return tuple(found)
 
 
 def serve(registry: str, progress: Progress) -> list[str]:
     """Push every built image to the cluster's registry; the names of those not built (pods
     that use them wait in ImagePullBackOff, and the progress line says how to build them)."""
-    pause_image.ensure(PAUSE_IMAGE)
     missing = []
     for image in images():
-        if not image.archive.is_file():
+        if image.archive is None or not image.archive.is_file():
             progress(f"not served: {image.name} is not built ({image.how_to_build})")
             missing.append(image.name)
             continue
