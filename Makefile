@@ -144,6 +144,7 @@ check: $(BIN)/.installed
 	$(BIN)/python hack/gen_nvidia_rules.py --check
 	$(BIN)/python hack/gen_health_rules_doc.py --check
 	$(BIN)/python hack/gen_health_accuracy_doc.py --check
+	$(BIN)/python hack/gen_settings_schemas.py --check
 
 test: setup check control-plane operators image
 	@echo "==> pytest"
@@ -156,6 +157,7 @@ generate: $(BIN)/.installed
 	$(BIN)/python hack/gen_nvidia_rules.py
 	$(BIN)/python hack/gen_health_rules_doc.py
 	$(BIN)/python hack/gen_health_accuracy_doc.py
+	$(BIN)/python hack/gen_settings_schemas.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

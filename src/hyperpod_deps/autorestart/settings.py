@@ -7,14 +7,14 @@ at start-up with the file and the key named, instead of being ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
 from hyperpod_deps.autorestart.faults import Trigger
 from hyperpod_deps.autorestart.guard import GuardSettings
 from hyperpod_deps.autorestart.policy import PolicySettings
-from hyperpod_deps.core.settings import SettingsModel, load_model
+from hyperpod_deps.core.settings import EachOnce, Port, SettingsModel, load_model
 
 KindName = Literal["PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob"]
 ALL_KINDS: tuple[KindName, ...] = ("PyTorchJob", "MPIJob", "TFJob", "XGBoostJob", "PaddleJob")
@@ -27,14 +27,7 @@ class Triggers(SettingsModel):
     node_not_ready_grace_seconds: float = Field(default=60.0, ge=0)
     node_deleted: bool = True
     # Extra: a container ended by one of these signals (e.g. 7, SIGBUS) restarts its job.
-    pod_signals: tuple[int, ...] = Field(default=(), max_length=16)
-
-    @model_validator(mode="after")
-    def _signals(self) -> Self:
-        bad = [s for s in self.pod_signals if not 1 <= s <= 31]
-        if bad:
-            raise ValueError(f"podSignals must be signal numbers from 1 to 31, not {bad}")
-        return self
+    pod_signals: EachOnce[Annotated[int, Field(ge=1, le=31)]] = Field(default=(), max_length=16)
 
     def enabled(self) -> frozenset[Trigger]:
         switches = {
@@ -65,7 +58,7 @@ class LeaderElection(SettingsModel):
 
 
 class Metrics(SettingsModel):
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: Port = 8080
     # 127.0.0.1 for local runs; in a pod, every interface so Prometheus and the kubelet reach it.
     bind_address: str = "0.0.0.0"
 
@@ -86,7 +79,7 @@ class BlastRadius(SettingsModel):
 
 class ControllerSettings(SettingsModel):
     platform: Literal["hyperpod", "generic"] = "hyperpod"
-    kinds: tuple[KindName, ...] = Field(default=ALL_KINDS, min_length=1)
+    kinds: EachOnce[KindName] = Field(default=ALL_KINDS, min_length=1)
     handle_pytorch_jobs_on_hyperpod: bool = Field(default=False, alias="handlePyTorchJobsOnHyperPod")
     triggers: Triggers = Triggers()
     leader_election: LeaderElection = LeaderElection()

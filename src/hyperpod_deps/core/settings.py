@@ -4,11 +4,15 @@ each key that does not fit."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+
+# The chart runs the agents as a non-root user without NET_BIND_SERVICE: a lower port would
+# fail to bind at start-up, in the pod's log; refused here (and by the generated chart schema).
+FIRST_UNPRIVILEGED_PORT = 1024
 
 
 class SettingsModel(BaseModel):
@@ -22,6 +26,32 @@ class SettingsError(ValueError):
 
 
 Model = TypeVar("Model", bound=SettingsModel)
+Item = TypeVar("Item")
+
+
+def _each_once(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    repeated = sorted({str(item) for item in items if items.count(item) > 1})
+    if repeated:
+        raise ValueError(f"each item may appear once; repeated: {', '.join(repeated)}")
+    return items
+
+
+def _bindable(port: int) -> int:
+    if 0 < port < FIRST_UNPRIVILEGED_PORT:
+        raise ValueError(f"port {port} is below {FIRST_UNPRIVILEGED_PORT}, which the agents' non-root user "
+                         f"cannot bind; choose {FIRST_UNPRIVILEGED_PORT} to 65535")
+    return port
+
+
+# A list of settings in which a repeat is a mistake (a kind, a signal, a file named twice).
+EachOnce = Annotated[tuple[Item, ...], AfterValidator(_each_once),
+                     Field(json_schema_extra={"uniqueItems": True})]
+# A port an agent listens on.
+Port = Annotated[int, Field(ge=1, le=65535, json_schema_extra={"minimum": FIRST_UNPRIVILEGED_PORT}),
+                 AfterValidator(_bindable)]
+# The same, or 0 for none.
+PortOrOff = Annotated[int, Field(ge=0, le=65535, json_schema_extra={"not": {"minimum": 1, "maximum": 1023}}),
+                      AfterValidator(_bindable)]
 
 
 def load_model(model: type[Model], path: Path | None, what: str) -> Model:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from hyperpod_deps.core.settings import SettingsError, SettingsModel, load_model
+from hyperpod_deps.core.settings import EachOnce, PortOrOff, SettingsError, SettingsModel, load_model
 
 DEFAULT_STATE_DIR = Path("/var/lib/hyperpod-deps/health-agent")
 DEFAULT_METRICS_PORT = 9808
@@ -36,7 +36,7 @@ class JournalSource(SettingsModel):
 class LogFilesSource(SettingsModel):
     """Text log files with kernel lines (kern.log, messages), followed across rotation."""
 
-    paths: tuple[Path, ...] = ()
+    paths: EachOnce[Path] = ()
     # A text line cannot prove the kernel wrote it (`logger -t kernel` forges the tag), so by
     # default a match in these files is only logged. true: lines tagged `kernel` act, for sites
     # whose syslog daemon writes only the kernel's messages to these files.
@@ -77,7 +77,7 @@ class Settings(SettingsModel):
     dedupe_window_seconds: float = Field(300, ge=0, le=86400)
     # After a reboot, how long no fault may recur before recovery.
     recovery_delay_seconds: float = Field(60, ge=0, le=86400)
-    metrics_port: int = Field(DEFAULT_METRICS_PORT, ge=0, le=65535)  # 0: no metrics endpoint
+    metrics_port: PortOrOff = DEFAULT_METRICS_PORT  # 0: no metrics endpoint
     extra_rule_files: tuple[Path, ...] = ()
     state_dir: Path = DEFAULT_STATE_DIR
     # Where the host's /dev and /sys/class/infiniband are mounted (Neuron device count, EFA counters).

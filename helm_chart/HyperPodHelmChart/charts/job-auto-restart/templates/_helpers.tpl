@@ -8,16 +8,27 @@ PaddleJob: paddlejobs
 {{- end -}}
 
 {{/*
-The kinds the controller handles, as a JSON list: controller.kinds, less
-PyTorchJob on global.platform=hyperpod (HyperPod's managed auto-resume owns
-those) unless controller.handlePyTorchJobsOnHyperPod. The controller computes
-the same from its settings; the chart needs it for the RBAC.
+The kinds the controller leaves to the platform (HyperPod's managed auto-resume
+owns PyTorchJobs there unless controller.handlePyTorchJobsOnHyperPod), as a
+JSON list: looked up in the table hack/gen_settings_schemas.py generates from
+the controller's own settings model, so the chart and the controller cannot
+decide differently.
+*/}}
+{{- define "job-auto-restart.kindsLeftHere" -}}
+{{- $table := include "job-auto-restart.kindsLeftAlone" . | fromJson -}}
+{{- index $table (include "hyperpod-common.platform" .) (toString .Values.controller.handlePyTorchJobsOnHyperPod) | toJson -}}
+{{- end -}}
+
+{{/*
+The kinds the controller handles, as a JSON list: controller.kinds less those
+left to the platform. The chart needs them for the RBAC and the delete policy.
 */}}
 {{- define "job-auto-restart.handledKinds" -}}
 {{- $platform := include "hyperpod-common.platform" . -}}
+{{- $left := include "job-auto-restart.kindsLeftHere" . | fromJsonArray -}}
 {{- $kinds := list -}}
 {{- range .Values.controller.kinds -}}
-{{- if not (and (eq . "PyTorchJob") (eq $platform "hyperpod") (not $.Values.controller.handlePyTorchJobsOnHyperPod)) -}}
+{{- if not (has . $left) -}}
 {{- $kinds = append $kinds . -}}
 {{- end -}}
 {{- end -}}

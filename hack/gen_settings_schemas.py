@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Generate, from the agents' pydantic settings models, the parts of the chart that feed them.
+
+- job-auto-restart's values.schema.json, `controller`: the keys the chart hands to
+  hyperpod_deps.autorestart.settings.ControllerSettings;
+- health-monitoring-agent's values.schema.json, `openAgent.config`: hyperpod_deps.health.settings;
+- job-auto-restart's templates/_kinds_left_alone.tpl: the job kinds the controller leaves to the
+  platform, as ControllerSettings.handled_kinds() decides them, which the chart's RBAC, admission
+  policy and NOTES take.
+
+Only those keys are written; the chart's own keys beside them (replicas, image, ...) are kept as
+they are, and must be named in CHART_ONLY, so a key the model drops cannot linger in the
+schema. Where the chart is stricter than the model for a reason of its own (paths its pods
+mount), the keywords it adds are in CHART_RULES. Run with --check to fail (exit 1) when the
+committed files differ from what the models produce.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args
+
+from generated import ROOT, write_or_check_all
+from pydantic import BaseModel
+
+from hyperpod_deps.autorestart.settings import ALL_KINDS, ControllerSettings
+from hyperpod_deps.health.settings import Settings
+
+CHARTS = ROOT / "helm_chart/HyperPodHelmChart/charts"
+KINDS_TEMPLATE = CHARTS / "job-auto-restart/templates/_kinds_left_alone.tpl"
+DROPPED = ("title", "default", "description", "format")  # the model's own words, not constraints
+
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Part:
+    schema_file: Path
+    at: tuple[str, ...]  # the values keys down to the object the model reads
+    model: type[BaseModel]
+    set_by_chart: frozenset[str]  # model keys the templates fill in; no value sets them
+    chart_only: frozenset[str] = frozenset()  # values keys beside the model's, dotted
+    chart_rules: dict[str, Schema] = field(default_factory=dict)  # dotted key ([] = its items)
+
+
+PARTS = (
+    Part(
+        CHARTS / "job-auto-restart/values.schema.json",
+        ("controller",),
+        ControllerSettings,
+        set_by_chart=frozenset({"platform", "leaderElection.leaseName", "leaderElection.leaseNamespace",
+                                "metrics.bindAddress"}),
+        chart_only=frozenset({"enabled", "replicas", "image", "imagePullSecrets", "deletePolicy",
+                              "networkPolicy", "metrics.service", "resources", "nodeSelector",
+                              "tolerations", "affinity", "priorityClassName", "podAnnotations"}),
+        chart_rules={"blastRadius": {"description": (
+            "Within windowSeconds, restart at most maxJobPercent of the opted-in jobs and act on at most "
+            "maxNodePercent of the nodes (never fewer than minJobs, minNodes).")}},
+    ),
+    Part(
+        CHARTS / "health-monitoring-agent/values.schema.json",
+        ("openAgent", "config"),
+        Settings,
+        set_by_chart=frozenset({"nodeName", "platform", "extraRuleFiles", "stateDir", "hostRoot"}),
+        # The pod mounts the host's /var/log and /run/log/journal read-only, nothing else.
+        chart_rules={
+            "sources.journal.path": {
+                "pattern": "^/(var|run)/log/",
+                "description": ("The host's journal folder: under /var/log (mounted read-only), "
+                                "or /run/log/journal.")},
+            "sources.kmsg.path": {"pattern": "^/"},
+            "sources.logFiles.paths[]": {
+                "pattern": "^/var/log/",
+                "description": "A file under /var/log (the host's, mounted read-only)."},
+            "sources.logFiles.trustKernelTag": {
+                "description": "Lines tagged kernel act; anyone who can write to syslog can forge them."},
+        },
+    ),
+)
+
+
+def draft07(node: Any, definitions: Schema) -> Any:
+    """Pydantic's schema as helm's validator reads it: references inlined, no titles or defaults."""
+    if isinstance(node, list):
+        return [draft07(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = definitions[node["$ref"].rsplit("/", 1)[1]]
+        return draft07({**target, **{k: v for k, v in node.items() if k != "$ref"}}, definitions)
+    out: Schema = {}
+    for key, value in node.items():
+        if key in DROPPED or key == "$defs":
+            continue
+        if key == "properties":
+            out[key] = {name: draft07(sub, definitions) for name, sub in value.items()}
+        else:
+            out[key] = draft07(value, definitions)
+    return out
+
+
+def model_schema(part: Part) -> Schema:
+    raw = part.model.model_json_schema(by_alias=True)
+    schema: Schema = draft07(raw, raw.get("$defs", {}))
+    for dotted in part.set_by_chart:
+        *parents, last = dotted.split(".")
+        _node(schema, parents)["properties"].pop(last)
+    for dotted, keywords in part.chart_rules.items():
+        _node(schema, dotted.split(".")).update(keywords)
+    return schema
+
+
+def _node(schema: Schema, keys: list[str]) -> Schema:
+    for key in keys:
+        schema = schema["properties"][key[:-2]]["items"] if key.endswith("[]") else schema["properties"][key]
+    return schema
+
+
+def merged(current: Schema, generated: Schema, part: Part, where: str = "") -> Schema:
+    """`generated`, with the chart's own keys of `current` kept in their places."""
+    have, made = current.get("properties", {}), generated["properties"]
+    properties: Schema = {}
+    for key, sub in have.items():
+        dotted = f"{where}.{key}" if where else key
+        if key in made:
+            inner = any(own.startswith(dotted + ".") for own in part.chart_only)
+            properties[key] = merged(sub, made[key], part, dotted) if inner else made[key]
+        elif dotted in part.chart_only:
+            properties[key] = sub
+        else:
+            sys.exit(f"{part.schema_file.relative_to(ROOT)}: {'.'.join(part.at)}.{dotted} is neither a field "
+                     f"of {part.model.__name__} nor one of the chart's own keys (CHART_ONLY in {__file__})")
+    properties.update({key: sub for key, sub in made.items() if key not in properties})
+    return {**generated, "properties": properties}
+
+
+def schema_file(part: Part) -> str:
+    document = json.loads(part.schema_file.read_text())
+    parent = document
+    for key in part.at[:-1]:
+        parent = parent["properties"][key]
+    current = parent["properties"][part.at[-1]]
+    missing = [key for key in part.chart_only if not _has(current, key.split("."))]
+    if missing:
+        sys.exit(f"{part.schema_file.relative_to(ROOT)}: CHART_ONLY names keys it lacks: {sorted(missing)}")
+    parent["properties"][part.at[-1]] = merged(current, model_schema(part), part)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _has(schema: Schema, keys: list[str]) -> bool:
+    for key in keys:
+        schema = (schema.get("properties") or {}).get(key)
+        if schema is None:
+            return False
+    return True
+
+
+def kinds_left_alone() -> dict[str, dict[str, list[str]]]:
+    """platform -> handlePyTorchJobsOnHyperPod ("true"/"false") -> the kinds the controller
+    leaves alone, asked of the model itself."""
+    table: dict[str, dict[str, list[str]]] = {}
+    for platform in get_args(ControllerSettings.model_fields["platform"].annotation):
+        for switch in (False, True):
+            settings = ControllerSettings.model_validate(
+                {"platform": platform, "kinds": list(ALL_KINDS), "handlePyTorchJobsOnHyperPod": switch})
+            handled = settings.handled_kinds()
+            table.setdefault(platform, {})[str(switch).lower()] = [k for k in ALL_KINDS if k not in handled]
+    return table
+
+
+def kinds_template() -> str:
+    return (
+        "{{/*\nGENERATED by hack/gen_settings_schemas.py from\n"
+        "hyperpod_deps.autorestart.settings.ControllerSettings.handled_kinds(). Do not\n"
+        "edit: change the model and run `make generate`. global.platform ->\n"
+        "controller.handlePyTorchJobsOnHyperPod -> the job kinds the controller leaves\n"
+        "to the platform.\n*/}}\n"
+        '{{- define "job-auto-restart.kindsLeftAlone" -}}\n'
+        + json.dumps(kinds_left_alone(), separators=(",", ":"))
+        + "\n{{- end -}}\n"
+    )
+
+
+def main() -> int:
+    expected = {part.schema_file: schema_file(part) for part in PARTS}
+    expected[KINDS_TEMPLATE] = kinds_template()
+    return write_or_check_all(__doc__, expected)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
