@@ -84,7 +84,9 @@ class NodeWriter:
     def wait_seconds(self) -> float:
         """How long the loop may sleep before `step` has something to do."""
         now = self.monotonic()
-        due = [self.next_reassert]
+        # A re-assert is a write too: it waits out the backoff (else, with the API server away,
+        # a re-assert already due would wake the loop at once, again and again).
+        due = [max(self.next_reassert, self.backoff.retry_at)]
         if self.pending.faults or self.pending.since:
             due.append(max(self.backoff.retry_at, self.pending.due))
         if self.events:
