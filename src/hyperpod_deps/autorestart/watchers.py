@@ -49,5 +49,5 @@ def watch(resource: str, query: Query, connect: Callable[[], Kube], out: queue.Q
           on_error: Callable[[Exception], None]) -> threading.Thread:
     """Each watch has a connection of its own (a watch holds one for minutes), closed at the end."""
     informer = Informer(query, ToQueue(resource, out), connect, stop, logger, timeout_seconds,
-                        on_error=on_error, disconnect=Kube.close)
+                        on_error=on_error, disconnect=lambda kube: kube.close())
     return informer.start(f"watch-{resource}")
