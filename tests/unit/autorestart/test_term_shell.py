@@ -91,3 +91,18 @@ def test_a_term_that_lost_its_lease_writes_nothing() -> None:
         run_until(api, term(api, may_act=False), lambda: False)
     assert len(pods_left(api)) == 2
     assert not [verb for verb, _ in api.calls if verb in ("delete", "patch")]
+
+
+def test_a_spent_budget_keeps_the_pods_and_says_what_to_raise() -> None:
+    api = cluster(wire.UNSCHEDULABLE_PENDING_REPLACEMENT)
+    spent = job()
+    spent["metadata"]["annotations"][wire.MAX_RETRY_ANNOTATION] = "0"
+    api.put(spent)
+
+    def exhausted_events() -> list[Manifest]:
+        return [e for e in events(api) if e["reason"] == "AutoRestartBudgetExhausted"]
+
+    assert run_until(api, term(api), lambda: bool(exhausted_events()))
+    (exhausted,) = exhausted_events()
+    assert wire.MAX_RETRY_ANNOTATION in exhausted["note"]
+    assert len(pods_left(api)) == 2
