@@ -2,7 +2,8 @@
 
 An nftables table of the test session's own, separate from the clusters' tables it watches:
 one counter in the postrouting hook (the last a packet passes, from this machine's processes
-and from containers alike) for packets to those ranges on any interface but loopback. The
+and from containers alike) for packets to those ranges on any interface but loopback and the
+real nodes' bridges (both on this machine: a real pod is reached through its node's bridge). The
 clusters' rules refuse such packets before they get there, so the count stays 0 unless a rule
 is missing or wrong.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from hyperpod_deps.localcluster.netplan import all_slots_cidrs
 from hyperpod_deps.localcluster.netrules import machine_networks
+from hyperpod_deps.localcluster.realnode import BRIDGE_PREFIX
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class EgressGuard:
              f"table ip {guard.table} {{\n"
              "  chain leaving {\n"
              "    type filter hook postrouting priority 300; policy accept;\n"
-             f'    oifname != "lo" ip daddr {{ {ranges} }} counter\n'
+             f'    oifname != "lo" oifname != "{BRIDGE_PREFIX}*" ip daddr {{ {ranges} }} counter\n'
              "  }\n}\n")
         return guard
 

@@ -17,11 +17,14 @@ BOOT = "0123456789abcdef0123456789abcdef"
 Record = Mapping[str, str | bytes]
 
 
-def export(records: Sequence[Record], start: int = 0) -> bytes:
+FIXED_REALTIME = 1_700_000_000_000_000  # microseconds: the same files every run
+
+
+def export(records: Sequence[Record], start: int = 0, realtime: int = FIXED_REALTIME) -> bytes:
     """The journal export format; values as binary fields, so any byte and newline survive."""
     out = bytearray()
     for number, record in enumerate(records, start):
-        out += f"__REALTIME_TIMESTAMP={1_700_000_000_000_000 + number}\n".encode()
+        out += f"__REALTIME_TIMESTAMP={realtime + number}\n".encode()
         out += f"__MONOTONIC_TIMESTAMP={5_000_000 + number}\n_BOOT_ID={BOOT}\n".encode()
         for name, value in record.items():
             raw = value.encode() if isinstance(value, str) else value
@@ -31,11 +34,13 @@ def export(records: Sequence[Record], start: int = 0) -> bytes:
 
 
 def write_journal(path: Path, records: Sequence[Record], *, start: int = 0, compact: bool = True,
-                  compress: bool = True) -> Path:
-    """Write (or append to) `path` with systemd's journal writer."""
+                  compress: bool = True, realtime: int = FIXED_REALTIME) -> Path:
+    """Write (or append to) `path` with systemd's journal writer; `realtime` is the first
+    record's wall-clock time in microseconds."""
     env = {**os.environ, "SYSTEMD_JOURNAL_COMPACT": "1" if compact else "0", "SYSTEMD_LOG_LEVEL": "err"}
     subprocess.run([str(REMOTE), f"--output={path}", f"--compress={'yes' if compress else 'no'}", "-"],
-                   input=export(records, start), env=env, check=True, capture_output=True, timeout=60)
+                   input=export(records, start, realtime), env=env, check=True, capture_output=True,
+                   timeout=60)
     return path
 
 

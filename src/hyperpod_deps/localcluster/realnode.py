@@ -40,6 +40,9 @@ REAL_NODE_TAINT = {"key": REAL_NODE_LABEL, "value": "true", "effect": "NoSchedul
 # A GPU type, so the chart's NVIDIA health agent DaemonSet selects it (it has no GPU: the agent's
 # NVML source finds none, its log sources work as on any node).
 INSTANCE_TYPE = "ml.g5.8xlarge"
+# Host folders the chart's pods create on a node (hostPath DirectoryOrCreate): the open health
+# agent's state (its stateHostPath default) lives under the project's own folder.
+CHART_HOST_FOLDERS = (Path("/var/lib/hyperpod-deps"),)
 # The sysctls the kubelet sets on start (its kernel defaults); `down` puts the recorded values back.
 KUBELET_SYSCTLS = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
                    "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes")

@@ -23,6 +23,7 @@ from hyperpod_deps.localcluster import kubeconfig, pki, processes
 from hyperpod_deps.localcluster.layout import Layout
 from hyperpod_deps.localcluster.netplan import NetworkPlan
 from hyperpod_deps.localcluster.realnode import (
+    CHART_HOST_FOLDERS,
     DEAD_END_PROXY,
     KUBELET_SYSCTLS,
     RealNode,
@@ -36,7 +37,9 @@ CGROUP_V1 = Path("/sys/fs/cgroup")
 CONTAINER_LOG_LINKS = Path("/var/log/containers")  # the kubelet's fixed folder of log links
 SHIM_SOCKETS = Path("/run/containerd/s")  # where containerd 1.6's shims listen, whatever its state dir
 NETNS_PINS = Path("/run/netns")
-SYSCTL_RECORD = Path("/run/hyperpod-deps-kubelet-sysctls.json")  # machine-wide: first kubelet's view
+# Machine-wide, written when the first real node starts: the kubelet's sysctls as they were, and
+# which host folders the chart's pods may create (hostPath DirectoryOrCreate) did not exist yet.
+HOST_RECORD = Path("/run/hyperpod-deps-real-nodes.json")
 HOST_PACKAGES = {"containerd": "containerd", "runc": "runc", "/usr/bin/catatonit": "catatonit",
                  "/usr/lib/cni/bridge": "containernetworking-plugins"}
 READY_TIMEOUT_SECONDS = 90.0
@@ -80,7 +83,7 @@ def start(layout: Layout, plan: NetworkPlan, index: int, admin: Path, registry: 
         path.write_text(text)
     _bridge_up(real)
     _cgroups_made(real)
-    _record_sysctls()
+    _record_host()
     env = {"HTTP_PROXY": DEAD_END_PROXY, "HTTPS_PROXY": DEAD_END_PROXY, "NO_PROXY": "127.0.0.1,localhost"}
     processes.start(f"{real.component}-containerd",
                     ["containerd", "--config", str(real.root / "containerd.toml")], layout, env)
@@ -97,7 +100,7 @@ def stop_all(layout: Layout) -> list[str]:
     for root in sorted(folder(layout).glob("n*")) if folder(layout).is_dir() else []:
         component = f"real-{root.name[1:]}"
         processes.stop(f"{component}-kubelet", layout)
-        namespaces = _network_namespaces(_cgroup_pids(root))
+        namespaces = _network_namespaces(container_pids(root))
         _kill_cgroup_trees(root)
         shim_sockets = _kill_shims(root / "containerd.sock")
         processes.stop(f"{component}-containerd", layout)
@@ -115,7 +118,7 @@ def stop_all(layout: Layout) -> list[str]:
     for empty in (folder(layout), SHIM_SOCKETS, SHIM_SOCKETS.parent):  # made by us or the shims
         with contextlib.suppress(OSError):
             empty.rmdir()
-    _restore_sysctls_if_last()
+    _restore_host_if_last()
     return stopped
 
 
@@ -143,7 +146,7 @@ def _bridges_of(root: Path) -> list[str]:
         return []
 
 
-def _hierarchies() -> list[Path]:
+def cgroup_hierarchies() -> list[Path]:
     """The mounted cgroup v1 hierarchies (cpu, memory, pids, ..., the named systemd one)."""
     found = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -156,7 +159,7 @@ def _hierarchies() -> list[Path]:
 
 def _cgroups_made(real: RealNode) -> None:
     (real.root / "cgroup-root").write_text(real.cgroup_root + "\n")
-    for hierarchy in _hierarchies():
+    for hierarchy in cgroup_hierarchies():
         target = hierarchy / real.cgroup_root.lstrip("/")
         target.mkdir(exist_ok=True)
         if (hierarchy / "cpuset.cpus").exists():  # a new cpuset has no CPUs until given its parent's
@@ -170,12 +173,13 @@ def _cgroup_dirs(root: Path) -> Iterator[Path]:
     except OSError:
         return
     if cgroup_root:
-        for hierarchy in _hierarchies():
+        for hierarchy in cgroup_hierarchies():
             if (hierarchy / cgroup_root).is_dir():
                 yield hierarchy / cgroup_root
 
 
-def _cgroup_pids(root: Path) -> set[int]:
+def container_pids(root: Path) -> set[int]:
+    """Every process in the cgroups of the real node whose folder is `root`: its containers."""
     return {int(pid) for top in _cgroup_dirs(root) for procs in top.rglob("cgroup.procs")
             for pid in _read(procs).split()}
 
@@ -183,7 +187,7 @@ def _cgroup_pids(root: Path) -> set[int]:
 def _kill_cgroup_trees(root: Path) -> None:
     """SIGKILL every process in the node's cgroups: its containers (their shims live outside)."""
     for _ in range(50):
-        pids = _cgroup_pids(root)
+        pids = container_pids(root)
         if not pids:
             return
         for pid in pids:
@@ -283,23 +287,29 @@ def _remove_log_links(pod_logs: Path) -> None:
             link.unlink(missing_ok=True)
 
 
-def _record_sysctls() -> None:
-    if not SYSCTL_RECORD.exists():
-        values = {name: _read(Path("/proc/sys") / name).strip() for name in KUBELET_SYSCTLS}
-        SYSCTL_RECORD.write_text(json.dumps(values) + "\n")
+def _record_host() -> None:
+    if not HOST_RECORD.exists():
+        sysctls = {name: _read(Path("/proc/sys") / name).strip() for name in KUBELET_SYSCTLS}
+        absent = [str(path) for path in CHART_HOST_FOLDERS if not path.exists()]
+        HOST_RECORD.write_text(json.dumps({"sysctls": sysctls, "absent": absent}) + "\n")
 
 
-def _restore_sysctls_if_last() -> None:
-    """Once no real node's kubelet runs on this machine, its kernel settings go back."""
-    if not SYSCTL_RECORD.exists() or _kubelets_running():
+def _restore_host_if_last() -> None:
+    """Once no real node's kubelet runs on this machine, its kernel settings go back and the
+    host folders the chart's pods made go (they were absent before the first real node)."""
+    if not HOST_RECORD.exists() or kubelets_running():
         return
-    for name, value in json.loads(SYSCTL_RECORD.read_text()).items():
+    record = json.loads(HOST_RECORD.read_text())
+    for name, value in record.get("sysctls", {}).items():
         with contextlib.suppress(OSError):
             (Path("/proc/sys") / name).write_text(f"{value}\n")
-    SYSCTL_RECORD.unlink(missing_ok=True)
+    for folder_made in record.get("absent", []):
+        if Path(folder_made) in CHART_HOST_FOLDERS:  # never more than the fixed list, whatever the file says
+            shutil.rmtree(folder_made, ignore_errors=True)
+    HOST_RECORD.unlink(missing_ok=True)
 
 
-def _kubelets_running() -> bool:
+def kubelets_running() -> bool:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):

@@ -182,10 +182,12 @@ def _module_file(module_at_version: str, key: str) -> Path:
 
 
 def main() -> None:
-    """python -m hyperpod_deps.toolchain.kubernetes: build (or find) every binary, say where."""
+    """python -m hyperpod_deps.toolchain.kubernetes: build (or find) every binary, the kubelet
+    of the real nodes included, and say where."""
     binaries = ensure_control_plane()
     for tool, path in vars(binaries).items():
         print(f"{tool}: {path}")
+    print(f"kubelet: {ensure_kubelet()}")
 
 
 if __name__ == "__main__":
