@@ -43,8 +43,9 @@ setup: $(BIN)/.installed tools host-packages
 
 # Debian packages: nftables (the local cluster's network rules), mmdebstrap (the agents
 # image's base), runc (the chart's pods as real containers in the e2e tests), docker-registry
-# (the local cluster's OCI registry) and skopeo (`hyperpod-deps images push`).
-HOST_PACKAGES := nft:nftables mmdebstrap:mmdebstrap runc:runc docker-registry:docker-registry skopeo:skopeo /lib/systemd/systemd-journal-remote:systemd-journal-remote lz4:lz4
+# (the local cluster's OCI registry), skopeo (`hyperpod-deps images push`), and for the real
+# nodes of `cluster up --real-nodes`: containerd, the CNI plugins and catatonit (the pause image).
+HOST_PACKAGES := nft:nftables mmdebstrap:mmdebstrap runc:runc docker-registry:docker-registry skopeo:skopeo /lib/systemd/systemd-journal-remote:systemd-journal-remote lz4:lz4 containerd:containerd /usr/lib/cni/bridge:containernetworking-plugins catatonit:catatonit
 host-packages:
 	@missing=""; for pair in $(HOST_PACKAGES); do \
 		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
