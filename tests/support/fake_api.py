@@ -104,6 +104,11 @@ class FakeApi:
         with self._changed:
             self._drop(self._key(self._rtype_of(manifest), manifest))
 
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+        """Block until a change makes `condition` true (checked after each write), or time out."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
+
     def close_watches(self) -> None:
         with self._changed:
             self.closed = True
@@ -141,17 +146,18 @@ class FakeApi:
         self.watched_from.append(resource_version)
         if int(resource_version or 0) < self.compacted:
             raise gone()
-        after = int(resource_version or 0)
+        scanned = int(resource_version or 0)  # the history is read up to here, every resource's
         while True:
             with self._changed:
-                entries = [e for e in self.history if e.version > after and e.resource == rtype.qualified]
+                entries = [e for e in self.history if e.version > scanned]
+                scanned = self._current()
             for entry in entries:
-                after = entry.version
-                if entry.type == "BOOKMARK" or _matches(entry.object, namespace, label_selector,
-                                                         field_selector):
+                if entry.resource == rtype.qualified and (
+                        entry.type == "BOOKMARK" or _matches(entry.object, namespace, label_selector,
+                                                             field_selector)):
                     yield WatchEvent(entry.type, copy.deepcopy(entry.object))
                     self._request("watch-event", rtype)
-            if not self._wait_for_more(after):
+            if not self._wait_for_more(scanned):
                 return
 
     def create(self, manifest: Manifest, namespace: str | None = None) -> Manifest:
