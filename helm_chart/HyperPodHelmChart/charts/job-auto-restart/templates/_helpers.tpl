@@ -1,12 +1,3 @@
-{{/* kind -> the kubeflow.org resource (plural) RBAC names. */}}
-{{- define "job-auto-restart.plurals" -}}
-PyTorchJob: pytorchjobs
-MPIJob: mpijobs
-TFJob: tfjobs
-XGBoostJob: xgboostjobs
-PaddleJob: paddlejobs
-{{- end -}}
-
 {{/*
 The kinds the controller leaves to the platform (HyperPod's managed auto-resume
 owns PyTorchJobs there unless controller.handlePyTorchJobsOnHyperPod), as a
