@@ -98,7 +98,7 @@ e2e: setup control-plane operators
 	$(BIN)/pytest -q -m e2e tests/e2e
 
 # The command fetches helm and builds (or reuses) the control plane itself, with progress.
-demo: $(BIN)/.installed host-packages
+demo: $(BIN)/.installed host-packages image operators
 	$(BIN)/hyperpod-deps demo
 
 # Benchmarks of the local control plane (about 12 minutes on two cores): benchmarks/README.md.

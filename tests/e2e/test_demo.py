@@ -4,7 +4,9 @@ runs, then submits an auto-resume PyTorchJob, breaks a GPU under it and shows th
 and the job back on healthy nodes; run again, it reuses the cluster and replaces the quarantined
 node; `--no-fault` skips the story and `--down` stops everything it started.
 
-Three runs on one cluster: the first (module fixture), a rerun, and a `--no-fault --down` run.
+Three runs on one cluster: the first (module fixture), a rerun, and a `--no-fault --down` run, all
+with `--stand-ins` (the chart's pods played by local processes, as on a machine that cannot run a
+real node); test_demo_real_pods.py runs the demo with the chart's own pods.
 What the API server holds is read right after each run, so the tests do not depend on their order.
 """
 from __future__ import annotations
@@ -78,7 +80,7 @@ class DemoRun:
 
 
 def run_demo(name: str, *options: str) -> DemoRun:
-    result = CliRunner().invoke(demo_command, ["--name", name, *TIMEOUT, *options])
+    result = CliRunner().invoke(demo_command, ["--name", name, "--stand-ins", *TIMEOUT, *options])
     status = cluster.status(name)
     return DemoRun(name, result, status, look(status))
 

@@ -21,7 +21,7 @@ from hyperpod_deps.cli.demo import (
     render,
     wait_ready,
 )
-from hyperpod_deps.cli.demo_resume import ResumeStory, render_story
+from hyperpod_deps.demo.story import ResumeStory, render_story
 from hyperpod_deps.localcluster.placement import ApiObject, placement
 from tests.unit.test_demo_placement import daemonset, deployment, node, pod, replicaset
 from tests.unit.test_demo_resume import a_story

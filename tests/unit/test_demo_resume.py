@@ -12,7 +12,10 @@ import yaml
 from click.testing import CliRunner
 
 from hyperpod_deps.autorestart.validation import check
-from hyperpod_deps.cli.demo_resume import (
+from hyperpod_deps.cli.health import classify_command
+from hyperpod_deps.cli.jobs import check_command
+from hyperpod_deps.core import wire
+from hyperpod_deps.demo.story import (
     DEMO_NAMESPACE,
     JOB_NAME,
     PodPlace,
@@ -22,9 +25,6 @@ from hyperpod_deps.cli.demo_resume import (
     inject_xid_79,
     render_story,
 )
-from hyperpod_deps.cli.health import classify_command
-from hyperpod_deps.cli.jobs import check_command
-from hyperpod_deps.core import wire
 from hyperpod_deps.health import settings as agent_settings
 from tests.support.charts import Renderer, named
 
@@ -41,7 +41,7 @@ def a_story(tainted: bool = True) -> ResumeStory:
         restarts="1",
         events=["Normal AutoRestart: Restart 1 of 2 after NodeUnschedulable"],
         seconds={"quarantined": 0.63, "back": 1.27},
-        logs={"job-auto-restart": Path("/c/logs/standin-job-auto-restart.log")})
+        logs={"job-auto-restart": "/c/logs/standin-job-auto-restart.log"})
 
 
 # The job -----------------------------------------------------------------------------------

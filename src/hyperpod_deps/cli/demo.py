@@ -16,12 +16,14 @@ import click
 from hyperpod_deps.chart.components import components
 from hyperpod_deps.chart.locate import default_chart
 from hyperpod_deps.chart.render import DEFAULT_NAMESPACE, DEFAULT_RELEASE
-from hyperpod_deps.cli.demo_resume import ResumeStory, StoryFailed, render_story, run_story
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.cli.table import table
+from hyperpod_deps.demo import host_journal, real_pods
+from hyperpod_deps.demo.story import ResumeStory, StoryFailed, render_story, run_story
+from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
 from hyperpod_deps.localcluster import cluster as local
-from hyperpod_deps.localcluster import operators
+from hyperpod_deps.localcluster import operators, realnodes
 from hyperpod_deps.localcluster.layout import DEFAULT_NAME, ClusterNameError, Layout, check_name
 from hyperpod_deps.localcluster.netplan import NetworkError
 from hyperpod_deps.localcluster.nodespec import default_spec
@@ -29,6 +31,7 @@ from hyperpod_deps.localcluster.pki import PkiError
 from hyperpod_deps.localcluster.placement import ApiObject, Placement, WorkloadStatus, pending, placement
 from hyperpod_deps.localcluster.placement import workload_statuses as statuses_of
 from hyperpod_deps.localcluster.processes import ComponentFailed, PortTaken
+from hyperpod_deps.toolchain import agents_image, static_images
 from hyperpod_deps.toolchain.gobuild import GoBuildFailed, GoUnavailable
 from hyperpod_deps.toolchain.helm import DEFAULT_HELM_MAJOR, ToolUnavailable, helm_path, kubectl_path
 
@@ -71,11 +74,25 @@ class DemoResult:
     story: ResumeStory | None  # the job brought back after a node fault (None with --no-fault)
 
 
-def helm_argv(helm: Path, chart: str, kubeconfig: Path, reused: bool) -> list[str]:
+def helm_argv(helm: Path, chart: str, kubeconfig: Path, reused: bool,
+              values_files: Sequence[Path] = ()) -> list[str]:
     """The documented install command; on a cluster that may hold the release, an upgrade."""
     verb = ["upgrade", "--install"] if reused else ["install"]
+    files = [argument for path in values_files for argument in ("-f", str(path))]
     return [str(helm), *verb, DEFAULT_RELEASE, chart, "--namespace", DEFAULT_NAMESPACE,
-            *LOCAL_CLUSTER_VALUES, "--kubeconfig", str(kubeconfig)]
+            *LOCAL_CLUSTER_VALUES, *files, "--kubeconfig", str(kubeconfig)]
+
+
+def real_pods_unavailable() -> str | None:
+    """Why this machine cannot run the chart's pods on a real node (None: it can)."""
+    try:
+        realnodes.require_host()
+    except realnodes.RealNodeError as error:
+        return str(error)
+    if not agents_image.archive_path().is_file():
+        return "the agents image is not built (make image)"
+    missing = [image.name for image in static_images.operator_images() if not image.binary.is_file()]
+    return f"{', '.join(missing)} not built (make operators)" if missing else None
 
 
 def chart_argument(chart: Path, cwd: Path) -> str:
@@ -140,20 +157,30 @@ class Kubectl:
 
 
 def run_demo(name: str, chart: Path, timeout_seconds: float, progress: Progress,
-             fault: bool = True) -> DemoResult:
+             fault: bool = True, real: bool | None = None) -> DemoResult:
+    """`real`: the chart's pods on a real node (True), stand-ins (False), or whichever this
+    machine can run (None)."""
     seconds: dict[str, float] = {}
     progress(f"[1/6] helm and kubectl (Helm {DEFAULT_HELM_MAJOR}, pinned; fetched once into the cache)")
     helm, kubectl = helm_path(DEFAULT_HELM_MAJOR), kubectl_path(DEFAULT_HELM_MAJOR)
+    unavailable = real_pods_unavailable() if real is not False else "--stand-ins"
+    if real and unavailable:
+        raise local.ClusterError(f"--real-pods: {unavailable}")
 
     progress(f"[2/6] local cluster {name!r}")
     started = time.monotonic()
-    status, reused = _running_cluster(name, progress)
+    status, reused = _running_cluster(name, progress, real_nodes=0 if unavailable else 1)
     if status.kubeconfig is None or status.server is None:
         raise local.ClusterError(f"cluster {name!r} runs but has no kubeconfig recorded: "
                                  f"`hyperpod-deps cluster down --name {name}`, then retry")
     seconds["cluster"] = time.monotonic() - started
+    real_node = status.real_nodes[0] if status.real_nodes else None
+    if real_node is None:
+        progress(f"the chart's pods will be played by stand-ins (local processes): "
+                 f"{unavailable or 'the running cluster has no real node'}")
+    values = [Layout.for_cluster(name).root / "real-node-values.yaml"] if real_node else []
 
-    argv = helm_argv(helm, chart_argument(chart, Path.cwd()), status.kubeconfig, reused)
+    argv = helm_argv(helm, chart_argument(chart, Path.cwd()), status.kubeconfig, reused, values)
     progress("[3/6] installing the chart for any Kubernetes cluster (global.platform=generic: the open "
              "health agent and the auto-restart controller act, as no HyperPod control plane exists here)")
     progress(f"$ {shlex.join(argv)}")
@@ -177,19 +204,25 @@ def run_demo(name: str, chart: Path, timeout_seconds: float, progress: Progress,
         progress("[5/6] and [6/6] skipped (--no-fault): no job and no fault this time")
     else:
         progress("[5/6] a training job that opted in to auto-resume, and a GPU fault under it")
-        story = run_story(status.kubeconfig, Layout.for_cluster(name), timeout_seconds, progress)
+        if real_node is None:
+            story = run_story(status.kubeconfig, Layout.for_cluster(name), timeout_seconds, progress)
+        else:
+            with Kube.connect(status.kubeconfig) as kube:
+                story = real_pods.run_story(kube, status.kubeconfig, Layout.for_cluster(name), real_node,
+                                            timeout_seconds, progress)
         progress("[6/6] the node is quarantined and the job runs again on healthy nodes")
     return DemoResult(name, status.server, status.kubeconfig, reused, shlex.join(argv), helm, kubectl,
                       where, seconds, story)
 
 
-def _running_cluster(name: str, progress: Progress) -> tuple[local.ClusterStatus, bool]:
+def _running_cluster(name: str, progress: Progress, real_nodes: int) -> tuple[local.ClusterStatus, bool]:
     current = local.status(name)
     if current.running:
         progress(f"cluster {name!r} is already running ({current.server}): reusing it")
         return current, True
-    progress("starting it with the default nodes (the first run builds the control plane: many minutes)")
-    return local.up(name, default_spec(), progress=progress), False
+    progress("starting it with the default nodes" + (" and a real node" if real_nodes else "")
+             + " (the first run builds the control plane: many minutes)")
+    return local.up(name, default_spec(), progress=progress, real_nodes=real_nodes), False
 
 
 def _run_helm(argv: list[str]) -> None:
@@ -206,7 +239,11 @@ def _run_helm(argv: list[str]) -> None:
               help="After the install, run a training job, break a GPU under it, and watch it come back.")
 @click.option("--timeout", "timeout_seconds", type=click.IntRange(10, 3600), default=READY_TIMEOUT_SECONDS,
               show_default=True, help="Seconds to wait for every Deployment and DaemonSet to be ready.")
-def demo_command(name: str, keep: bool, fault: bool, timeout_seconds: int) -> None:
+@click.option("--real-pods/--stand-ins", "real", default=None,
+              help="The chart's own pods on a real kubelet node, or stand-ins as local processes "
+                   "[default: real pods where this machine can run them (root, containerd, make image, "
+                   "make operators), else stand-ins].")
+def demo_command(name: str, keep: bool, fault: bool, timeout_seconds: int, real: bool | None) -> None:
     """Start a local cluster with simulated HyperPod nodes (or reuse it), install the chart with
     `helm install dependencies helm_chart/HyperPodHelmChart --namespace kube-system`, wait until
     every component is ready, and show which component runs on which node."""
@@ -215,13 +252,13 @@ def demo_command(name: str, keep: bool, fault: bool, timeout_seconds: int) -> No
     except ClusterNameError as error:
         raise click.UsageError(str(error)) from error
     try:
-        result = run_demo(name, default_chart(), timeout_seconds, _progress, fault)
+        result = run_demo(name, default_chart(), timeout_seconds, _progress, fault, real)
     except (GoUnavailable, GoBuildFailed, ToolUnavailable, PkiError) as error:
         _fail(str(error), ExitCode.TOOL_UNAVAILABLE, name, keep)
     except HelmFailed as error:
         _fail(f"helm refused the install:\n{error}", ExitCode.HELM_REFUSED, name, keep)
     except (PortTaken, ComponentFailed, local.ClusterError, KubectlFailed, NotReady, StoryFailed,
-            KubeError, NetworkError) as error:
+            KubeError, NetworkError, realnodes.RealNodeError, host_journal.JournalUnavailable) as error:
         _fail(str(error), ExitCode.CLUSTER_FAILED, name, keep)
     except BaseException:
         _stop_unless_kept(name, keep)

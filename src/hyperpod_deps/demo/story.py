@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,7 +69,9 @@ class ResumeStory:
     restarts: str
     events: list[str]
     seconds: dict[str, float]  # quarantined, back (both after the fault line was written)
-    logs: dict[str, Path]
+    logs: dict[str, str]  # component -> where its log is (a file, or the kubectl command)
+    log_heading: str = "Logs of the stand-ins:"
+    log_lines: dict[str, str] = field(default_factory=dict)  # component -> the line that shows its act
 
 
 def run_story(admin_kubeconfig: Path, layout: Layout, timeout_seconds: float,
@@ -87,15 +89,15 @@ def run_story(admin_kubeconfig: Path, layout: Layout, timeout_seconds: float,
         agent_logs = start_agents(kube, admin_kubeconfig, layout, timeout_seconds)
         progress(f"submitting PyTorchJob {DEMO_NAMESPACE}/{JOB_NAME} (auto-resume on, at most 2 restarts)")
         submit_job(kube, timeout_seconds)
-        before = _wait(lambda: running_places(kube, set()), "the job's pods to run", timeout_seconds)
+        before = wait(lambda: running_places(kube, set()), "the job's pods to run", timeout_seconds)
         faulty = next(place.node for place in before if place.role == "worker")
         progress(f"writing an Xid 79 line (GPU fallen off the bus) to the kernel log of {faulty}")
         started = time.monotonic()
         inject_xid_79(agent_logs[faulty], faulty)
-        node = _wait(lambda: quarantined(kube, faulty), f"{faulty} to be quarantined", timeout_seconds)
+        node = wait(lambda: quarantined(kube, faulty), f"{faulty} to be quarantined", timeout_seconds)
         seconds = {"quarantined": time.monotonic() - started}
         gone = {place.uid for place in before}  # the operator reuses the pods' names
-        after = _wait(lambda: running_places(kube, gone), "the job to run again", timeout_seconds)
+        after = wait(lambda: running_places(kube, gone), "the job to run again", timeout_seconds)
         seconds["back"] = time.monotonic() - started
         job = _job(kube)
         annotations = (job.get("metadata") or {}).get("annotations") or {}
@@ -103,8 +105,8 @@ def run_story(admin_kubeconfig: Path, layout: Layout, timeout_seconds: float,
                            has_health_taint(node), before, after,
                            str(annotations.get(RESTART_COUNT_ANNOTATION, "0")),
                            job_events(kube, job), seconds,
-                           {CONTROLLER: standins.log_file(layout, CONTROLLER),
-                            AGENT: standins.log_file(layout, f"{AGENT}-{faulty}")})
+                           {CONTROLLER: str(standins.log_file(layout, CONTROLLER)),
+                            AGENT: str(standins.log_file(layout, f"{AGENT}-{faulty}"))})
 
 
 def replace_quarantined_nodes(kube: Kube, cluster: str, timeout_seconds: float) -> list[str]:
@@ -119,7 +121,7 @@ def replace_quarantined_nodes(kube: Kube, cluster: str, timeout_seconds: float) 
         if live is None or not wire.is_unschedulable(health):
             continue
         kube.delete(node_type, name, uid=live["metadata"]["uid"])
-        _wait(lambda name=name: kube.get(node_type, name) is None or None,  # type: ignore[misc]
+        wait(lambda name=name: kube.get(node_type, name) is None or None,  # type: ignore[misc]
               f"{name} to go", timeout_seconds)
         kube.create(pristine)
         replaced.append(name)
@@ -148,7 +150,7 @@ def start_controller(kube: Kube, admin_kubeconfig: Path, layout: Layout, timeout
         lease = read_lease(kube, election["leaseNamespace"], election["leaseName"])
         return (lease is not None and lease.holder == instance) or None
 
-    _wait(leading, "the controller stand-in to lead", timeout_seconds)
+    wait(leading, "the controller stand-in to lead", timeout_seconds)
 
 
 def start_agents(kube: Kube, admin_kubeconfig: Path, layout: Layout,
@@ -177,7 +179,7 @@ def start_agents(kube: Kube, admin_kubeconfig: Path, layout: Layout,
     if not logs:
         raise StoryFailed("the chart placed no open health agent: install with global.platform=generic")
     for name, offset in offsets.items():
-        _wait(lambda name=name, offset=offset: _started(layout, name, offset),  # type: ignore[misc]
+        wait(lambda name=name, offset=offset: _started(layout, name, offset),  # type: ignore[misc]
               f"the {name} stand-in to start", timeout_seconds)
     return logs
 
@@ -208,7 +210,8 @@ def _local_agent_settings(settings: dict[str, Any], folder: Path, log: Path) -> 
     return {**settings, "stateDir": str(folder / "state"), "metricsPort": 0}
 
 
-def submit_job(kube: Kube, timeout_seconds: float) -> None:
+def submit_job(kube: Kube, timeout_seconds: float, job: Manifest | None = None) -> None:
+    """Submit `job` (the stand-ins' demo job by default), after the previous run's is gone."""
     namespace_type, job_type = kube.resource_type("v1", "Namespace"), _job_type(kube)
     assert namespace_type is not None
     if kube.get(namespace_type, DEMO_NAMESPACE) is None:
@@ -216,11 +219,11 @@ def submit_job(kube: Kube, timeout_seconds: float) -> None:
     old = kube.get(job_type, JOB_NAME, DEMO_NAMESPACE)
     if old is not None:  # a previous run's job: start the story afresh
         kube.delete(job_type, JOB_NAME, DEMO_NAMESPACE)
-        _wait(lambda: kube.get(job_type, JOB_NAME, DEMO_NAMESPACE) is None or None,
+        wait(lambda: kube.get(job_type, JOB_NAME, DEMO_NAMESPACE) is None or None,
               "the previous demo job to go", timeout_seconds)
-        _wait(lambda: not running_places(kube, set(), require_all=False) or None,
+        wait(lambda: not running_places(kube, set(), require_all=False) or None,
               "the previous demo job's pods to go", timeout_seconds)
-    kube.create(demo_job())
+    kube.create(job or demo_job())
 
 
 def demo_job() -> Manifest:
@@ -355,7 +358,7 @@ def _command() -> str:
     return str(beside) if beside.exists() else "hyperpod-deps"
 
 
-def _wait(probe: Callable[[], T | None], what: str, timeout_seconds: float) -> T:
+def wait(probe: Callable[[], T | None], what: str, timeout_seconds: float) -> T:
     deadline = time.monotonic() + timeout_seconds
     while True:
         try:
@@ -387,7 +390,9 @@ def render_story(story: ResumeStory) -> str:
         moved,
         "Events on the job:",
         *(f"  {event}" for event in story.events),
-        "Logs of the stand-ins:",
-        *(f"  {name}: {path}" for name, path in story.logs.items()),
+        story.log_heading,
+        *(f"  {name}: {where}" for name, where in story.logs.items()),
+        *([""] + [f"  {name} said: {line}" for name, line in story.log_lines.items()]
+          if story.log_lines else []),
     ]
     return "\n".join(lines)

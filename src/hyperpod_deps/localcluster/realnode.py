@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from hyperpod_deps.core.wire import NODE_HEALTH_LABEL, SCHEDULABLE
 from hyperpod_deps.localcluster.netplan import KUBELET_PORT, LOOPBACK, NetworkPlan
 from hyperpod_deps.toolchain.static_images import PAUSE
 
@@ -193,7 +194,9 @@ def kubelet_config(node: RealNode, client_ca: Path, healthz_port: int) -> dict[s
 
 
 def kubelet_command(binary: Path, node: RealNode, config: Path, kubeconfig: Path) -> list[str]:
-    labels = {REAL_NODE_LABEL: "true", "node.kubernetes.io/instance-type": INSTANCE_TYPE}
+    # Registered as HyperPod registers its nodes: healthy (the simulated nodes get the same label).
+    labels = {REAL_NODE_LABEL: "true", "node.kubernetes.io/instance-type": INSTANCE_TYPE,
+              NODE_HEALTH_LABEL: SCHEDULABLE}
     return [
         str(binary), f"--config={config}", f"--kubeconfig={kubeconfig}",
         f"--hostname-override={node.name}", f"--node-ip={node.address}",

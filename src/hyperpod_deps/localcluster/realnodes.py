@@ -180,8 +180,12 @@ def _cgroup_dirs(root: Path) -> Iterator[Path]:
 
 def container_pids(root: Path) -> set[int]:
     """Every process in the cgroups of the real node whose folder is `root`: its containers."""
-    return {int(pid) for top in _cgroup_dirs(root) for procs in top.rglob("cgroup.procs")
-            for pid in _read(procs).split()}
+    pids: set[int] = set()
+    for top in _cgroup_dirs(root):
+        # os.walk skips what vanishes under it: the runtime removes cgroups while this reads.
+        for directory, _, _ in os.walk(top):
+            pids |= {int(pid) for pid in _read(Path(directory) / "cgroup.procs").split()}
+    return pids
 
 
 def _kill_cgroup_trees(root: Path) -> None:
@@ -198,9 +202,9 @@ def _kill_cgroup_trees(root: Path) -> None:
 
 def _remove_cgroups(root: Path) -> None:
     for top in _cgroup_dirs(root):
-        for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        for directory, _, _ in sorted(os.walk(top), key=lambda entry: -len(Path(entry[0]).parts)):
             with contextlib.suppress(OSError):
-                directory.rmdir()
+                Path(directory).rmdir()
         with contextlib.suppress(OSError):
             top.rmdir()
 
