@@ -29,7 +29,7 @@ CONTROLLER_LEASE = ("kube-system", "dependencies-job-auto-restart")
 PODS = {  # what to measure: namespace, label selector
     "health-monitoring-agent": ("aws-hyperpod", "app.kubernetes.io/name=health-monitoring-agent"),
     "job-auto-restart": ("kube-system", "app.kubernetes.io/name=job-auto-restart"),
-    "training-operator": ("kubeflow", "app.kubernetes.io/name=training-operators"),
+    "training-operator": ("kubeflow", "app.kubernetes.io/name=training-operator"),
     "mpi-operator": ("kube-system", "app.kubernetes.io/name=mpi-operator"),
 }
 
