@@ -21,6 +21,7 @@ from typing import Any
 
 from benchlib import arguments, cluster, load_average, save, summary
 
+from hyperpod_deps.core.manifest import is_ready
 from hyperpod_deps.localcluster.layout import Layout
 from hyperpod_deps.toolchain.helm import helm_path, kubectl_path
 
@@ -44,10 +45,6 @@ def pods_on(kubeconfig: Path, node: str, namespace: str, selector: str) -> list[
     listed = kubectl(kubeconfig, "get", "pods", "-n", namespace, "-l", selector)["items"]
     return [p for p in listed
             if p["spec"].get("nodeName") == node and not p["metadata"].get("deletionTimestamp")]
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
 
 
 def cgroup(hierarchy: str, cgroup_root: str, uid: str) -> Path:
@@ -86,7 +83,7 @@ def failover(kubeconfig: Path, node: str) -> float:
                     "-n", namespace, "--wait=false"], check=True, capture_output=True)
     while time.monotonic() - started < 120:
         now = holder(kubeconfig)
-        live = {p["metadata"]["name"] for p in pods_on(kubeconfig, node, namespace, selector) if ready(p)}
+        live = {p["metadata"]["name"] for p in pods_on(kubeconfig, node, namespace, selector) if is_ready(p)}
         if now and now != first and now in live:
             return round(time.monotonic() - started, 2)
         time.sleep(0.1)
@@ -112,7 +109,7 @@ def main() -> None:
                         "-f", str(layout.root / "real-node-values.yaml"), "--kubeconfig", str(kubeconfig)],
                        check=True, capture_output=True)
         deadline = time.monotonic() + 300
-        while not all(any(ready(p) for p in pods_on(kubeconfig, node, *where)) for where in PODS.values()):
+        while not all(any(is_ready(p) for p in pods_on(kubeconfig, node, *where)) for where in PODS.values()):
             if time.monotonic() > deadline:
                 sys.exit("the chart's pods were not Ready on the real node within 300 s")
             time.sleep(2)

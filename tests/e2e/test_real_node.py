@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from hyperpod_deps.core import wire
+from hyperpod_deps.core.manifest import is_ready
 from hyperpod_deps.localcluster import cluster, realnodes
 from hyperpod_deps.localcluster.layout import Layout
 from hyperpod_deps.localcluster.nodespec import from_pairs
@@ -74,10 +75,6 @@ def _pods_on(kube: Kube, node: str) -> list[ApiObject]:
     return [p for p in kube.items("pods") if p["spec"].get("nodeName") == node]
 
 
-def _ready(pod: ApiObject) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
-
-
 def test_the_chart_s_pods_become_ready_on_the_real_node(world: World) -> None:
     expected = {"health-monitoring-agent": 1, CONTROLLER: 2, "dependencies-training-operators": 1,
                 "dependencies-mpi-operator": 1}
@@ -85,7 +82,7 @@ def test_the_chart_s_pods_become_ready_on_the_real_node(world: World) -> None:
     def owners() -> dict[str, int]:
         counted: dict[str, int] = {}
         for pod in _pods_on(world.kube, world.node):
-            if _ready(pod):
+            if is_ready(pod):
                 owner = pod["metadata"]["generateName"].rstrip("-")
                 owner = owner if owner in expected else owner.rsplit("-", 1)[0]
                 counted[owner] = counted.get(owner, 0) + 1
@@ -146,7 +143,7 @@ def _holder(kube: Kube) -> str:
 def _controller_pods(kube: Kube) -> set[str]:
     return {p["metadata"]["name"]
             for p in kube.items("pods", "kube-system", "app.kubernetes.io/name=job-auto-restart")
-            if _ready(p) and not p["metadata"].get("deletionTimestamp")}
+            if is_ready(p) and not p["metadata"].get("deletionTimestamp")}
 
 
 def test_a_deleted_leader_hands_the_lease_to_another_replica(world: World) -> None:

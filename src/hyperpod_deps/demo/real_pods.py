@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from hyperpod_deps.core import wire
-from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.core.manifest import Manifest, is_ready
 from hyperpod_deps.core.nodestate import has_health_taint
 from hyperpod_deps.demo import host_journal
 from hyperpod_deps.demo.story import (
@@ -139,9 +139,7 @@ def _require_healthy(kube: Kube, real_node: str) -> None:
 def _pod_on(kube: Kube, namespace: str, selector: str, node: str, timeout_seconds: float) -> str:
     def ready() -> str | None:
         for pod in kube.snapshot(POD, namespace, label_selector=selector).items:
-            conditions = (pod.get("status") or {}).get("conditions") or []
-            if pod["spec"].get("nodeName") == node and any(
-                    c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+            if pod["spec"].get("nodeName") == node and is_ready(pod):
                 return str(pod["metadata"]["name"])
         return None
     return wait(ready, f"a Ready pod of {selector} on {node}", timeout_seconds)

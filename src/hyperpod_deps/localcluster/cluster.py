@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from hyperpod_deps.core.manifest import is_ready
 from hyperpod_deps.localcluster import (
     commands,
     kubeconfig,
@@ -338,11 +339,7 @@ def _wait_for_ready_nodes(admin: Path, expected: int, progress: Progress) -> Non
     ready = 0
     while time.monotonic() < deadline:
         listed = json.loads(_kubectl(admin, "get", "nodes", "-l", "type=kwok", "-o", "json"))
-        ready = sum(
-            1 for node in listed["items"]
-            if any(c["type"] == "Ready" and c["status"] == "True"
-                   for c in node.get("status", {}).get("conditions") or [])
-        )
+        ready = sum(1 for node in listed["items"] if is_ready(node))
         if ready >= expected:
             return
         time.sleep(1)
