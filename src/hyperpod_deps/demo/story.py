@@ -223,7 +223,11 @@ def submit_job(kube: Kube, timeout_seconds: float, job: Manifest | None = None) 
               "the previous demo job to go", timeout_seconds)
         wait(lambda: not running_places(kube, set(), require_all=False) or None,
               "the previous demo job's pods to go", timeout_seconds)
-    kube.create(job or demo_job())
+    # A Ready operator pod is routed a moment later (its EndpointSlice, then the Service's route,
+    # as with kube-proxy): until then the API server cannot call the operator's webhook and
+    # answers 500, which `wait` retries. A refused job never exists, so retrying cannot double it.
+    wait(lambda: kube.create(job or demo_job()), "the training operator's webhook to admit the job",
+         timeout_seconds)
 
 
 def demo_job() -> Manifest:
