@@ -129,7 +129,7 @@ plan: setup
 check: $(BIN)/.installed
 	@echo "==> ruff"
 	$(BIN)/ruff check src tests hack benchmarks
-	@echo "==> mypy (strict)"
+	@echo "==> mypy (strict: src, tests, hack, benchmarks)"
 	$(BIN)/mypy
 	@echo "==> import layers"
 	$(BIN)/lint-imports

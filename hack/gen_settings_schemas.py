@@ -152,9 +152,10 @@ def schema_file(part: Part) -> str:
 
 def _has(schema: Schema, keys: list[str]) -> bool:
     for key in keys:
-        schema = (schema.get("properties") or {}).get(key)
-        if schema is None:
+        inner = (schema.get("properties") or {}).get(key)
+        if inner is None:
             return False
+        schema = inner
     return True
 
 

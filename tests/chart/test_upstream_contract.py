@@ -32,6 +32,7 @@ DELIBERATELY_ABSENT: dict[tuple[str, str, str], str] = {
         "runs only on nodes labelled for MPS sharing, which upstream never configures; privileged",
 }
 
+Objects = dict[tuple[str, str, str], Manifest]
 WORKLOADS = ("Deployment", "DaemonSet", "StatefulSet")
 
 
@@ -52,17 +53,18 @@ def ours(render3: Renderer) -> dict[tuple[str, str, str], Manifest]:
     return by_identity(render3())
 
 
-def test_every_upstream_object_is_ours_too(upstream: dict, ours: dict) -> None:
+def test_every_upstream_object_is_ours_too(upstream: Objects, ours: Objects) -> None:
     missing = sorted(set(upstream) - set(ours) - set(DELIBERATELY_ABSENT))
     assert not missing, f"upstream objects our chart does not render: {missing}"
 
 
-def test_the_list_of_deliberate_differences_is_current(every_upstream_object: set, ours: dict) -> None:
+def test_the_list_of_deliberate_differences_is_current(every_upstream_object: set[tuple[str, str, str]],
+                                                       ours: Objects) -> None:
     stale = sorted(key for key in DELIBERATELY_ABSENT if key not in every_upstream_object or key in ours)
     assert not stale, f"no longer a difference (update DELIBERATELY_ABSENT and docs/upstream.md): {stale}"
 
 
-def test_workloads_in_both_charts_have_upstreams_selector(upstream: dict, ours: dict) -> None:
+def test_workloads_in_both_charts_have_upstreams_selector(upstream: Objects, ours: Objects) -> None:
     shared = [key for key in upstream if key[0] in WORKLOADS and key in ours]
     assert shared, "no workload in both charts: the comparison would prove nothing"
     different = {
@@ -73,7 +75,7 @@ def test_workloads_in_both_charts_have_upstreams_selector(upstream: dict, ours: 
     assert not different, f"immutable selectors differ (upstream, ours): {different}"
 
 
-def test_the_namespaces_upstream_creates_are_kept_by_an_uninstall(upstream: dict, ours: dict) -> None:
+def test_the_namespaces_upstream_creates_are_kept_by_an_uninstall(upstream: Objects, ours: Objects) -> None:
     names = [key for key in upstream if key[0] == "Namespace"]
     assert {key[2] for key in names} >= {"aws-hyperpod", "kubeflow", "mpi-operator"}
     for key in names:
@@ -81,6 +83,6 @@ def test_the_namespaces_upstream_creates_are_kept_by_an_uninstall(upstream: dict
         assert annotations.get("helm.sh/resource-policy") == "keep", key
 
 
-def test_upstreams_own_values_file_renders_the_same_objects(render3: Renderer, ours: dict) -> None:
+def test_upstreams_own_values_file_renders_the_same_objects(render3: Renderer, ours: Objects) -> None:
     with_upstream_values = by_identity(render3(values_files=[UPSTREAM_VALUES]))
     assert set(with_upstream_values) == set(ours)

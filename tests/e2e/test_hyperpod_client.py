@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from hyperpod_deps.core.instance_types import efa_capable
+from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.toolchain import hyperpod_client
 from hyperpod_deps.toolchain.helm import helm_path
@@ -170,7 +171,7 @@ def test_hyp_create_list_describe_delete_a_hyperpod_pytorch_job(
     teams.wait_gone("hyperpodpytorchjob", ["demo"], TEAM_A)
 
 
-def recipe_objects(job: str, namespace: str) -> list[dict[str, object]]:
+def recipe_objects(job: str, namespace: str) -> list[Manifest]:
     config = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"config.yaml": "a: 1"},
               "metadata": {"name": f"training-config-{job}", "namespace": namespace}}
     secret = {"apiVersion": "v1", "kind": "Secret", "stringData": {"token": "not-a-real-token"},

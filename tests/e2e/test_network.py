@@ -61,7 +61,7 @@ def test_the_kubernetes_service_address_reaches_the_api_server(local_cluster: cl
 def test_kubelet_calls_reach_kwok_on_loopback(kube: Kube, fresh_namespace: Callable[[str], str]) -> None:
     namespace = fresh_namespace("e2e-network-logs")
     kube.run("run", "sleeper", "--image=registry.invalid/sleeper:1", "-n", namespace)
-    poll(lambda: kube.get("pod", "sleeper", namespace), lambda pod: bool(pod) and
+    poll(lambda: kube.get("pod", "sleeper", namespace), lambda pod: pod is not None and
          (pod.get("status") or {}).get("phase") == "Running", "the simulated pod to run")
     logs = kube.run("logs", "sleeper", "-n", namespace, check=False)
     # kwok's own server answered (it keeps no logs for this pod); no dial error to the node.

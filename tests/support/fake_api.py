@@ -60,7 +60,7 @@ class FakeApi:
         self.watched_from: list[str] = []  # the resourceVersion of each watch, in order
         self.failures: dict[str, list[Exception]] = {}
         self.stop, self.hold = stop or threading.Event(), hold
-        self.steps: list[Callable[[], None]] = []
+        self.steps: list[Callable[[], object]] = []
         self.closed = False
         self._version = itertools.count(100)
         self._uids = itertools.count(1)
@@ -76,7 +76,7 @@ class FakeApi:
         `watch-event`: a watch breaks after sending its next event."""
         self.failures.setdefault(verb, []).extend(errors)
 
-    def then(self, *steps: Callable[[], None]) -> None:
+    def then(self, *steps: Callable[[], object]) -> None:
         self.steps.extend(steps)
 
     def bookmark(self, rtype: ResourceType) -> int:

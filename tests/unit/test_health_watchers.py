@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -151,7 +152,7 @@ def test_a_corrupt_cursor_file_is_ignored(tmp_path: Path) -> None:
 class ScriptedKmsg:
     """Records as the kernel hands them out: one per read, EPIPE where some were overwritten."""
 
-    def __init__(self, script: list[bytes | BrokenPipeError], end: int = 0) -> None:
+    def __init__(self, script: Sequence[bytes | BrokenPipeError], end: int = 0) -> None:
         self.script = list(script)
         self.end = end
         self.seeked_to_end = False

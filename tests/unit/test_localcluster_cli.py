@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -58,9 +59,7 @@ def test_down_purge_removes_the_state_folder(tmp_path: Path) -> None:
 
 
 def test_up_without_root_refuses_and_names_the_way_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hyperpod_deps.localcluster import netrules
-
-    monkeypatch.setattr(netrules.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     result = CliRunner().invoke(cluster_group, ["up", "--name", "unprivileged"])
     assert result.exit_code == 5, result.output
     assert "needs root" in result.output and "--allow-egress" in result.output

@@ -15,10 +15,10 @@ PLAN = NetworkPlan("e2e-4242", "0123abcd", 3)
 
 
 def test_each_slot_has_ranges_of_its_own() -> None:
-    ranges = [ipaddress.ip_network(cidr) for cidr in netplan.all_slots_cidrs()]
+    ranges = [ipaddress.IPv4Network(cidr) for cidr in netplan.all_slots_cidrs()]
     assert len(ranges) == 2 * netplan.SLOTS
     assert not any(a.overlaps(b) for i, a in enumerate(ranges) for b in ranges[i + 1:])
-    assert all(r.subnet_of(ipaddress.ip_network("10.0.0.0/8")) for r in ranges)  # private space only
+    assert all(r.subnet_of(ipaddress.IPv4Network("10.0.0.0/8")) for r in ranges)  # private space only
 
 
 def test_slot_zero_keeps_the_conventional_ranges() -> None:

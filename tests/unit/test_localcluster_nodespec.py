@@ -1,13 +1,15 @@
 """Node specs become the Node objects kwok manages, sized from the instance-type table."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from hyperpod_deps.localcluster import nodespec
 from hyperpod_deps.localcluster.instances import EFA, NEURON_CORE, NEURON_DEVICE, NVIDIA_GPU, shape
 
 
-def _by_type(nodes: list[dict], instance_type: str) -> list[dict]:
+def _by_type(nodes: list[dict[str, Any]], instance_type: str) -> list[dict[str, Any]]:
     return [n for n in nodes if n["metadata"]["labels"]["node.kubernetes.io/instance-type"] == instance_type]
 
 

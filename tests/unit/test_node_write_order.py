@@ -8,7 +8,7 @@ cleared only after they are gone, also when a conflict (409) cuts an update in t
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,7 @@ class FakeApiServer(Kube):
     `states` every version of the node a reader could have read. `interfere_at` holds indexes of
     requests before which another client (a kubelet heartbeat) writes the node first."""
 
-    def __init__(self, node: Manifest, interfere_at: set[int] | Callable[[int], bool] = frozenset()) -> None:
+    def __init__(self, node: Manifest, interfere_at: Set[int] | Callable[[int], bool] = frozenset()) -> None:
         # No super().__init__(): nothing here talks to a cluster.
         self.stored = copy.deepcopy(node)
         self.stored["metadata"]["resourceVersion"] = "1"
@@ -141,7 +141,7 @@ def same_marks(a: Manifest, b: Manifest) -> bool:
     return marks(a) == marks(b)
 
 
-def run(start: Manifest, target: Manifest, interfere_at: set[int] | Callable[[int], bool] = frozenset(),
+def run(start: Manifest, target: Manifest, interfere_at: Set[int] | Callable[[int], bool] = frozenset(),
         decisions: list[NodeUpdate] | None = None) -> tuple[FakeApiServer, int]:
     server = FakeApiServer(start, interfere_at)
     written, requests = update_node(server, "n1", toward(target, decisions), lambda: STAMP,

@@ -60,7 +60,7 @@ def _connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
-socket.getaddrinfo = _getaddrinfo  # type: ignore[assignment]
-socket.socket.connect = _connect  # type: ignore[method-assign]
-socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+socket.getaddrinfo = _getaddrinfo
+socket.socket.connect = _connect  # type: ignore[method-assign, assignment]
+socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign, assignment]
 _note("guard loaded")

@@ -57,7 +57,7 @@ def test_the_node_watch_keeps_the_writers_copy_fresh(tmp_path: Path) -> None:
         if copy["metadata"]["labels"].get("team") == "ml":
             seen.set()
 
-    health_agent.writer.observe = noting  # type: ignore[method-assign]
+    health_agent.writer.observe = noting  # type: ignore[method-assign, assignment]
     runner = threading.Thread(target=health_agent.run, daemon=True)
     runner.start()
     try:

@@ -10,7 +10,7 @@ from hyperpod_deps.health.rules import Match, RuleSet
 from hyperpod_deps.health.trust import NOT_THE_KERNEL, Trust
 
 RULES = RuleSet.load()
-LOG = [
+LOG: list[str | bytes] = [
     b"6,1,100,-;Linux version 6.1.0",
     b" SUBSYSTEM=pci",
     "3,2,200,-;NVRM: Xid (PCI:0000:b9:00): 79, pid=1, name=x, GPU has fallen off the bus.",

@@ -208,7 +208,11 @@ def test_following_while_journald_appends_and_rotates(tmp_path: Path) -> None:
             writer.stdin.write(export([noisy(n) for n in lines], start=lines.start))
             writer.stdin.flush()
             seen += drain(reader)
-        _wait(lambda: bool(seen.extend(drain(reader))) or seen[-1].message.startswith("line 2509 "))
+
+        def the_last_line_is_read() -> bool:
+            seen.extend(drain(reader))
+            return bool(seen) and seen[-1].message.startswith("line 2509 ")
+        _wait(the_last_line_is_read)
         assert len(list(live.glob("system@*.journal"))) >= 2
         check_order(seen, 11, range(10, 2510), live)
     finally:

@@ -18,7 +18,7 @@ HEALTHY = GpuState(0, "00000000:18:00.0", 0, 0, 0, False, False, False, 0, 1980,
 
 
 def gpu(**changes: object) -> GpuSnapshot:
-    return GpuSnapshot(1, (GpuState(**{**HEALTHY.__dict__, **changes}),))  # type: ignore[arg-type]
+    return GpuSnapshot(1, (GpuState(**{**HEALTHY.__dict__, **changes}),))
 
 
 @pytest.mark.parametrize(("snapshot", "expected", "results"), [
@@ -93,7 +93,7 @@ class FakeBackend:
         if isinstance(answer, Exception):
             raise answer
         if function == "nvmlDeviceGetNvLinkState":
-            return {0: 1, 1: 0}.get(int(args[0])) if index == 1 else None
+            return {0: 1, 1: 0}.get(int(str(args[0]))) if index == 1 else None
         return answer
 
 

@@ -87,7 +87,10 @@ def test_an_expired_resume_point_lists_again_at_once() -> None:
     api.put(node("a"))
     run = Run(api)
     # A change lost with the expired history reaches the handler through the new list.
-    api.then(lambda: (api.put(node("b")), api.compact()), lambda: api.put(node("c")))
+    def change_then_expire() -> None:
+        api.put(node("b"))
+        api.compact()
+    api.then(change_then_expire, lambda: api.put(node("c")))
     assert run() == [("listed", "a"), ("listed", "a", "b"), ("ADDED", "c")]
     assert run.waits == [] and run.errors == []
 
@@ -103,8 +106,11 @@ def test_a_broken_watch_backs_off_then_lists_again_and_misses_nothing() -> None:
     api = FakeApi()
     api.put(node("a"))
     run = Run(api)
-    api.then(lambda: (api.put(node("b")), api.put(node("c")), api.fail("watch-event", disconnected())),
-             lambda: None)
+    def two_changes_then_a_broken_watch() -> None:
+        api.put(node("b"))
+        api.put(node("c"))
+        api.fail("watch-event", disconnected())
+    api.then(two_changes_then_a_broken_watch, lambda: None)
     # "c" changed after the break, "b" was delivered before it; the relist carries both.
     assert run() == [("listed", "a"), ("ADDED", "b"), ("listed", "a", "b", "c")]
     assert run.waits == [pytest.approx(1.1)]
@@ -158,7 +164,10 @@ def test_nothing_reaches_the_handler_after_stop_and_the_connection_is_closed_onc
     api = FakeApi()
     api.put(node("a"))
     run = Run(api)
-    api.then(lambda: (api.put(node("b")), api.stop.set()))
+    def change_then_stop() -> None:
+        api.put(node("b"))
+        api.stop.set()
+    api.then(change_then_stop)
     assert run() == [("listed", "a")]
     assert run.disconnected == [api]
 
