@@ -17,7 +17,7 @@ from hyperpod_deps.core import wire
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.client import Kube, ResourceType
 from tests.support.fake_api import FakeApi
-from tests.unit.test_autorestart_index import job, node, pod
+from tests.unit.autorestart.test_index import job, node, pod
 
 PYTORCHJOB = ResourceType("kubeflow.org/v1", "PyTorchJob", "pytorchjobs", True)
 POD = ResourceType("v1", "Pod", "pods", True)
