@@ -23,8 +23,8 @@ from hyperpod_deps.cli.demo import (
 )
 from hyperpod_deps.demo.story import ResumeStory, render_story
 from hyperpod_deps.localcluster.placement import ApiObject, placement
-from tests.unit.localcluster.test_placement import daemonset, deployment, node, pod, replicaset
 from tests.unit.demo.test_resume_story import a_story
+from tests.unit.localcluster.test_placement import daemonset, deployment, node, pod, replicaset
 
 
 class FakeClock:
