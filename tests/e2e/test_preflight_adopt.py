@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from hyperpod_deps.chart.install import adopt
 from hyperpod_deps.chart.preflight import ObjectRef, Observed, conflict
 from hyperpod_deps.chart.render import RenderRequest, render
-from hyperpod_deps.cli.install import install_command, status_command
+from hyperpod_deps.cli.install import install_command, status_command, upgrade_command
 from hyperpod_deps.cli.preflight import preflight_command
 from hyperpod_deps.core.ownership import Release
 from hyperpod_deps.kube.client import Kube
@@ -313,3 +313,39 @@ def test_namespaces_the_roles_need_are_prerequisites(cluster: Cluster) -> None:
     cluster.run("create", "namespace", "hyperpod-ns-team-a")
     code, report = preflight_json(cluster, *ROLE_VALUES)
     assert (code, report["ok"], report["prerequisites"]) == (0, True, [])
+
+
+def test_upgrade_with_reuse_values_checks_what_the_release_was_given(cluster: Cluster) -> None:
+    cluster.run("create", "namespace", "hyperpod-ns-team-a")
+    installed = cluster.cli(install_command, *helm_args(cluster), *ROLE_VALUES)
+    assert installed.exit_code == 0, installed.output
+    # Without the team namespace, only the release's own values (team-a) make the render need it.
+    cluster.run("delete", "namespace", "hyperpod-ns-team-a")
+
+    stopped = cluster.cli(upgrade_command, *helm_args(cluster), "--reuse-values")
+    assert stopped.exit_code == 1, stopped.output
+    assert "namespace hyperpod-ns-team-a does not exist" in stopped.stdout
+    assert "stopped before helm upgrade" in stopped.stderr
+    assert release_revision(cluster) == 1  # helm never ran
+
+    cluster.run("create", "namespace", "hyperpod-ns-team-a")
+    upgraded = cluster.cli(upgrade_command, *helm_args(cluster), "--reuse-values")
+    assert upgraded.exit_code == 0, upgraded.output
+    [running] = [line for line in upgraded.stdout.splitlines() if line.startswith("running:")]
+    assert running.endswith("--reuse-values")
+    assert release_revision(cluster) == 2
+    values = yaml.safe_load(cluster.helm_run("get", "values", RELEASE.name, "--namespace", RELEASE.namespace,
+                                             "--output", "yaml").stdout)
+    assert values["computeQuotaTarget"]["targetId"] == "team-a"
+
+
+def test_upgrade_reusing_the_values_of_no_release_is_helms_refusal(cluster: Cluster) -> None:
+    refused = cluster.cli(upgrade_command, *helm_args(cluster), "--reuse-values")
+    assert refused.exit_code == 3
+    assert "release: not found" in refused.stderr
+
+
+def release_revision(cluster: Cluster) -> int:
+    found = json.loads(cluster.helm_run("status", RELEASE.name, "--namespace", RELEASE.namespace,
+                                        "--output", "json").stdout)
+    return int(found["version"])

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from hyperpod_deps.chart.install import readiness
 from hyperpod_deps.chart.inventory import origin
 from hyperpod_deps.chart.preflight import (
     AccessCheck,
@@ -19,6 +18,7 @@ from hyperpod_deps.chart.preflight import (
     decide,
     missing_namespace_fix,
 )
+from hyperpod_deps.chart.release import readiness
 from hyperpod_deps.cli.preflight import as_dict, as_text
 from hyperpod_deps.core.ownership import Owner, Release, adoption_patch, classify, helm_refusal
 from hyperpod_deps.core.versions import UnsupportedConstraint, satisfies

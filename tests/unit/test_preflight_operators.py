@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hyperpod_deps.chart.install import requirements_of
+from hyperpod_deps.chart.cluster import requirements_of
 from hyperpod_deps.chart.preflight import ClusterFacts, decide, requirement_findings
 from hyperpod_deps.chart.render import RenderRequest
 from hyperpod_deps.chart.requirements import (

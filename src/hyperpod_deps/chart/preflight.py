@@ -1,6 +1,6 @@
 """Preflight: what would make `helm install` fail on this cluster, and the way out of each.
 
-Pure decisions. The rendered objects and the facts read from the cluster (chart/install.py
+Pure decisions. The rendered objects and the facts read from the cluster (chart/cluster.py
 gathers them) go in; conflicts and unmet prerequisites come out, each with what to do.
 
 A conflict is an object the chart renders that already exists without this release's Helm

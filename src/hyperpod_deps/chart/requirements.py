@@ -1,7 +1,7 @@
 """Operators the chart needs but does not install: NVIDIA's GPU operator and cert-manager.
 
 Pure: what the rendered objects and the user's values ask for goes in; `Requirement`s (a CRD
-that must exist, and the command that installs what defines it) come out. chart/install.py
+that must exist, and the command that installs what defines it) come out. chart/cluster.py
 asks the cluster for the CRDs; chart/preflight.py turns a missing one into a prerequisite.
 
 The GPU operator's requirement is declared by the chart itself, as annotations on the MIG

@@ -1,4 +1,4 @@
-"""Options shared by the commands that render the chart."""
+"""Options shared by the commands that render the chart or read the cluster."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -41,6 +41,21 @@ def render_options(command: F) -> F:
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
+
+
+def cluster_options(command: F) -> F:
+    """--kubeconfig and --skip-access-check, for the commands that read the cluster before helm runs."""
+    skip = click.option("--skip-access-check", is_flag=True,
+                        help="Do not ask the API server whether you may create and patch what the chart "
+                             "renders (one SelfSubjectAccessReview per kind and namespace).")
+    return kubeconfig_option(skip(command))
+
+
+def kubeconfig_option(command: F) -> F:
+    return click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        default=None,
+                        help="kubeconfig for the API server and helm [default: $KUBECONFIG, "
+                             "else ~/.kube/config].")(command)
 
 
 _SET_STRING = "hyperpod_deps.set_string_values"

@@ -4,39 +4,30 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from hyperpod_deps.chart.install import run_preflight
+from hyperpod_deps.chart.cluster import ClusterFailed
+from hyperpod_deps.chart.install import ChecksFailed, preflight
 from hyperpod_deps.chart.preflight import Conflict, PreflightReport
-from hyperpod_deps.chart.render import RenderError, RenderRequest
+from hyperpod_deps.chart.release import HelmFailed
+from hyperpod_deps.chart.render import RenderError
 from hyperpod_deps.cli.exit_codes import ExitCode, fail
-from hyperpod_deps.cli.options import build_request, fail_render, render_options, resolve_helm
-from hyperpod_deps.kube.client import Kube
-from hyperpod_deps.kube.errors import KubeError
+from hyperpod_deps.cli.options import (
+    build_request,
+    cluster_options,
+    fail_render,
+    render_options,
+    resolve_helm,
+)
 
-F = TypeVar("F", bound=Callable[..., Any])
 WIDTH = 110
 _COMMAND = re.compile(r"`[^`]*`")
 _NO_BREAK = "\u00a0"  # textwrap splits on ASCII whitespace only
-
-
-def cluster_options(command: F) -> F:
-    """--kubeconfig and --skip-access-check, for the commands that read the cluster before helm runs."""
-    skip = click.option("--skip-access-check", is_flag=True,
-                        help="Do not ask the API server whether you may create and patch what the chart "
-                             "renders (one SelfSubjectAccessReview per kind and namespace).")
-    return kubeconfig_option(skip(command))
-
-
-def kubeconfig_option(command: F) -> F:
-    return click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                        default=None,
-                        help="kubeconfig for the API server and helm [default: $KUBECONFIG, "
-                             "else ~/.kube/config].")(command)
 
 
 @click.command("preflight")
@@ -57,28 +48,29 @@ def preflight_command(
     renders. Exits 0 when nothing stands in the way, 1 when something does.
     """
     request = build_request(chart, release, namespace, values_files, set_values)
-    with connect_or_exit(kubeconfig) as kube:
-        report = preflight_or_exit(kube, resolve_helm(helm_binary), request, not skip_access_check)
+    with exit_codes():
+        report = preflight(resolve_helm(helm_binary), request, kubeconfig, not skip_access_check)
     click.echo(as_json_text(report) if as_json else as_text(report))
     raise SystemExit(ExitCode.OK if report.ok else ExitCode.CHECKS_FAILED)
 
 
-def connect_or_exit(kubeconfig: Path | None) -> Kube:
+@contextmanager
+def exit_codes() -> Iterator[None]:
+    """Each way the chart's install sequence stops (chart/install.py), as its message and exit code."""
     try:
-        return Kube.connect(kubeconfig)
-    except KubeError as error:
-        fail(str(error), ExitCode.CLUSTER_FAILED)
-
-
-def preflight_or_exit(kube: Kube, helm: Path, request: RenderRequest, check_access: bool) -> PreflightReport:
-    try:
-        return run_preflight(kube, helm, request, check_access)
+        yield
+    except ChecksFailed as stop:
+        if stop.report is not None:
+            click.echo(as_text(stop.report))
+        for why in stop.refusals:
+            click.echo(f"refusing to adopt {why}", err=True)
+        fail(str(stop), ExitCode.CHECKS_FAILED)
     except RenderError as error:
         fail_render(error)
-        raise  # fail_render exits; this line only tells the type checker
-    except KubeError as error:
-        fail(f"reading the cluster failed: {error}", ExitCode.CLUSTER_FAILED)
-
+    except HelmFailed as error:
+        fail(str(error), ExitCode.HELM_REFUSED)
+    except ClusterFailed as error:
+        fail(str(error), ExitCode.CLUSTER_FAILED)
 
 
 def as_text(report: PreflightReport) -> str:
