@@ -23,7 +23,7 @@ from hyperpod_deps.cli.options import (
     render_options,
     resolve_helm,
 )
-from hyperpod_deps.cli.preflight import exit_codes
+from hyperpod_deps.cli.preflight import exit_on_stop
 from hyperpod_deps.cli.table import table
 from hyperpod_deps.core.ownership import Release
 
@@ -57,7 +57,7 @@ def install_command(
     plan = Deployment("install", build_request(chart, release, namespace, values_files, set_values),
                       resolve_helm(helm_binary), kubeconfig, not skip_access_check, adopt,
                       adopt_from_other_releases)
-    with exit_codes():
+    with exit_on_stop():
         deploy(plan, click.echo)
 
 
@@ -79,7 +79,7 @@ def upgrade_command(
     helm = resolve_helm(helm_binary)
     plan = Deployment("upgrade", build_request(chart, release, namespace, values_files, set_values), helm,
                       kubeconfig, not skip_access_check, adopt, adopt_from_other_releases, reuse_values)
-    with exit_codes():
+    with exit_on_stop():
         deploy(plan, click.echo)
 
 
@@ -95,7 +95,7 @@ def status_command(release: str, namespace: str, helm_binary: Path | None, kubec
     """`helm status`, then each Deployment (available replicas) and DaemonSet (ready pods out of
     desired) of the release. Exits 0 when every one is ready, 1 when not."""
     helm = resolve_helm(helm_binary)
-    with exit_codes():
+    with exit_on_stop():
         found = release_status(helm, Release(release, namespace), kubeconfig)
     if as_json:
         click.echo(json.dumps({"release": release, "namespace": namespace, "status": found.state,

@@ -48,14 +48,14 @@ def preflight_command(
     renders. Exits 0 when nothing stands in the way, 1 when something does.
     """
     request = build_request(chart, release, namespace, values_files, set_values)
-    with exit_codes():
+    with exit_on_stop():
         report = preflight(resolve_helm(helm_binary), request, kubeconfig, not skip_access_check)
     click.echo(as_json_text(report) if as_json else as_text(report))
     raise SystemExit(ExitCode.OK if report.ok else ExitCode.CHECKS_FAILED)
 
 
 @contextmanager
-def exit_codes() -> Iterator[None]:
+def exit_on_stop() -> Iterator[None]:
     """Each way the chart's install sequence stops (chart/install.py), as its message and exit code."""
     try:
         yield
