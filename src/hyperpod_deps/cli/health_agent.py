@@ -20,8 +20,8 @@ from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.rules import RuleError, RuleSet
 from hyperpod_deps.health.runner import Agent
 from hyperpod_deps.health.writer import FIRST_BACKOFF_SECONDS
-from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import KubeError
+from hyperpod_deps.kube.lean_client import LeanKube
 
 
 @click.command("agent")
@@ -65,12 +65,12 @@ def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
         kube.close()
 
 
-def _connect(kubeconfig: Path | None, max_backoff: float, stop: list[bool], log: AgentLog) -> Kube | None:
+def _connect(kubeconfig: Path | None, max_backoff: float, stop: list[bool], log: AgentLog) -> LeanKube | None:
     """The API server may be down when the agent starts: wait for it (None if stopped first)."""
     backoff = Backoff(max_backoff, FIRST_BACKOFF_SECONDS)
     while not stop:
         try:
-            return Kube.connect(kubeconfig)
+            return LeanKube.connect(kubeconfig)
         except KubeError as error:
             delay = backoff.failed(0.0)
             log.warn("API server not reachable; retrying", retry_in_seconds=round(delay, 2), error=str(error))

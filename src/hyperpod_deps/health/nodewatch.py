@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from hyperpod_deps.core.backoff import Backoff
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.health.writer import FIRST_BACKOFF_SECONDS
-from hyperpod_deps.kube.client import Kube
-from hyperpod_deps.kube.informer import Informer
+from hyperpod_deps.kube.informer import Informer, ListWatch
 from hyperpod_deps.kube.nodes import one_node
 
 WATCH_SECONDS = 300
@@ -41,7 +40,7 @@ class ToInbox:
             self.inbox.put(NodeSeen(obj))
 
 
-def node_watch(kube: Kube, name: str, inbox: queue.SimpleQueue[object], stop: threading.Event,
-               max_backoff_seconds: float) -> Informer[Kube]:
+def node_watch(kube: ListWatch, name: str, inbox: queue.SimpleQueue[object], stop: threading.Event,
+               max_backoff_seconds: float) -> Informer[ListWatch]:
     return Informer(one_node(name), ToInbox(inbox), lambda: kube, stop, LOGGER, WATCH_SECONDS,
                     Backoff(max_backoff_seconds, FIRST_BACKOFF_SECONDS, jitter=0.2))

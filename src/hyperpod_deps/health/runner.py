@@ -14,9 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hyperpod_deps.core import wire
-from hyperpod_deps.health import nodewatch
+from hyperpod_deps.health import file_events, nodewatch
 from hyperpod_deps.health.cursors import Cursor, CursorStore, boot_id
-from hyperpod_deps.health.journal import JournalReader
 from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.monitors import monitors
@@ -37,7 +36,7 @@ from hyperpod_deps.health.sources import (
 from hyperpod_deps.health.trust import Trust, log_file_trust
 from hyperpod_deps.health.watchers import KmsgFile, KmsgReader, LogTailer
 from hyperpod_deps.health.writer import NodeWriter
-from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.kube.nodes import NodeAgentApi
 
 LOOP_WAKE_SECONDS = 1.0
 SHUTDOWN_FLUSH_SECONDS = 5.0
@@ -45,8 +44,8 @@ _STOP = object()
 
 
 class Agent:
-    def __init__(self, settings: Settings, kube: Kube, log: AgentLog | None = None, clock: Clock = utc_now,
-                 boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id"),
+    def __init__(self, settings: Settings, kube: NodeAgentApi, log: AgentLog | None = None,
+                 clock: Clock = utc_now, boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id"),
                  rules: RuleSet | None = None) -> None:
         self.settings, self.kube, self.clock = settings, kube, clock
         self.log = log or AgentLog()
@@ -150,10 +149,16 @@ class Agent:
         for path in sources.log_files.paths:
             tailer = LogTailer(path, self.cursors.load_file(str(path)))
             self._closers.append(tailer.close)
+            events = self._file_events(str(path), [(path.parent, [path.name])],
+                                       sources.log_files.poll_interval_seconds)
             self._thread(str(path), file_turn(tailer, files, self.clock),
-                         sources.log_files.poll_interval_seconds)
+                         sources.log_files.poll_interval_seconds, events)
 
     def _start_journal(self, classifier: KernelClassifier) -> None:
+        # Imported here: the reader and its ZSTD and LZ4 decoders cost about 0.5 MiB of resident
+        # memory, which a node whose journal source is off need not pay.
+        from hyperpod_deps.health.journal import JournalReader
+
         journal = self.settings.sources.journal
         if not journal.path.is_dir():
             self.log.warn("no journal folder; the journal source is off (a host without a persistent "
@@ -163,7 +168,23 @@ class Agent:
         reader = JournalReader(journal.path, self.cursors.load_journal("journal"),
                                warn=lambda text: self.log.warn(text, source="journal"))
         self._closers.append(reader.close)
-        self._thread("journal", journal_turn(reader, classifier, self.clock), journal.poll_interval_seconds)
+        # The journal folder and its machine-id folders: journald writes only journal files there.
+        try:
+            folders = [journal.path, *(child for child in journal.path.iterdir() if child.is_dir())]
+        except OSError:
+            folders = [journal.path]
+        events = self._file_events("journal", [(folder, None) for folder in folders],
+                                   journal.poll_interval_seconds)
+        self._thread("journal", journal_turn(reader, classifier, self.clock), journal.poll_interval_seconds,
+                     events)
+
+    def _file_events(self, source: str, folders: list[tuple[Path, list[str] | None]],
+                     poll_seconds: float) -> file_events.FileEvents | None:
+        events = file_events.watch(folders)
+        if events is None:
+            self.log.warn("no inotify for this source's folder; polling it instead", source=source,
+                          poll_interval_seconds=poll_seconds)
+        return events
 
     def _start_pollers(self) -> None:
         """Polled monitors compare with what the instance type should have: they start once the
@@ -176,5 +197,6 @@ class Agent:
         for name, monitor, interval in monitors(self.settings, self.rules, instance_type):
             self._thread(name, monitor_turn(name, monitor, self.metrics, self.log, self.clock), interval)
 
-    def _thread(self, name: str, turn: Callable[[], Detected | None], pause: float) -> None:
-        SourceThread(name, turn, self.inbox, self.stopping, pause, self.log).start()
+    def _thread(self, name: str, turn: Callable[[], Detected | None], pause: float,
+                events: file_events.FileEvents | None = None) -> None:
+        SourceThread(name, turn, self.inbox, self.stopping, pause, self.log, events).start()

@@ -13,18 +13,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from hyperpod_deps.core.health import Fault
 from hyperpod_deps.health.classify import Matcher, Verdict, to_fault
 from hyperpod_deps.health.cursors import Cursor
-from hyperpod_deps.health.journal import JournalReader
+from hyperpod_deps.health.file_events import RECHECK_SECONDS, FileEvents
 from hyperpod_deps.health.kernel_log import KernelLog
 from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.rules import Match, RuleSet
 from hyperpod_deps.health.trust import Trust, untrusted_note
 from hyperpod_deps.health.watchers import KmsgReader, LogTailer
+
+if TYPE_CHECKING:  # the journal reader and its decompressors load only where that source is on
+    from hyperpod_deps.health.journal import JournalReader
 
 Clock = Callable[[], datetime]
 _Record = TypeVar("_Record")
@@ -105,15 +108,28 @@ class KernelClassifier:
 
 
 class SourceThread(threading.Thread):
-    """Runs one source until `stop` is set; each turn's result goes to `inbox`."""
+    """Runs one source until `stop` is set; each turn's result goes to `inbox`.
+
+    Between turns it sleeps `pause_seconds`, or, given `events`, until a followed file changes
+    (at most RECHECK_SECONDS): no wake-ups while nothing is written. No pause: the turn blocks
+    by itself (kmsg's select)."""
 
     def __init__(self, name: str, turn: Callable[[], Detected | None], inbox: queue.SimpleQueue[object],
-                 stop: threading.Event, pause_seconds: float, log: AgentLog) -> None:
+                 stop: threading.Event, pause_seconds: float, log: AgentLog,
+                 events: FileEvents | None = None) -> None:
         super().__init__(name=f"source-{name}", daemon=True)
         self.source, self.turn, self.inbox, self.stop, self.pause, self.log = (
             name, turn, inbox, stop, pause_seconds, log)
+        self.events = events
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            if self.events is not None:
+                self.events.close()  # here, not by the agent: this thread may still be waiting on it
+
+    def _run(self) -> None:
         while not self.stop.is_set():
             try:
                 result = self.turn()
@@ -124,7 +140,14 @@ class SourceThread(threading.Thread):
             if result is not None:
                 self.inbox.put(result)
             if self.pause and not (isinstance(result, Detected) and result.backlog):
-                self.stop.wait(self.pause)
+                self._idle()
+
+    def _idle(self) -> None:
+        if self.events is not None:
+            # The thread is a daemon: a stop need not interrupt this wait, the process ends.
+            self.events.wait(RECHECK_SECONDS)
+        else:
+            self.stop.wait(self.pause)
 
 
 class _Followed(Protocol[_Record]):

@@ -21,10 +21,10 @@ from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.metrics import Metrics
 from hyperpod_deps.health.policy import Decision, Event, PolicyConfig, Recent, decide
 from hyperpod_deps.health.state import NodeView
-from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.errors import ClusterUnreachable, KubeError, RequestFailed
 from hyperpod_deps.kube.events import record_event
 from hyperpod_deps.kube.nodes import get_node, update_node
+from hyperpod_deps.kube.resources import ObjectVerbs
 
 CONTROLLER = "hyperpod-deps/health-agent"
 FIRST_BACKOFF_SECONDS = 0.2
@@ -42,7 +42,7 @@ class Pending:
 
 
 class NodeWriter:
-    def __init__(self, kube: Kube, node_name: str, config: PolicyConfig, reassert_seconds: float,
+    def __init__(self, kube: ObjectVerbs, node_name: str, config: PolicyConfig, reassert_seconds: float,
                  max_backoff_seconds: float, metrics: Metrics, log: AgentLog, clock: Clock,
                  monotonic: Monotonic = time.monotonic) -> None:
         self.kube, self.name, self.config = kube, node_name, config

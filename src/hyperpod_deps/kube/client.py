@@ -16,7 +16,6 @@ import shutil
 import tempfile
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,48 +30,15 @@ from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.errors import ClusterUnreachable, Forbidden, RequestFailed
 
+# Re-exported: the code that talks to a cluster through this client takes them from here.
+from hyperpod_deps.kube.resources import ResourceType as ResourceType
+from hyperpod_deps.kube.resources import Snapshot as Snapshot
+from hyperpod_deps.kube.resources import WatchEvent as WatchEvent
+from hyperpod_deps.kube.resources import type_of
+
 # (connect, read) seconds for each request we make; discovery uses the client's defaults.
 REQUEST_TIMEOUT = (10, 60)
 LIST_PAGE_SIZE = 500
-
-
-@dataclass(frozen=True)
-class ResourceType:
-    """What discovery says about an apiVersion/kind pair."""
-
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    @property
-    def qualified(self) -> str:
-        """The name kubectl and RBAC use: `pods`, `clusterroles.rbac.authorization.k8s.io`."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A consistent list of objects and the resourceVersion to watch from."""
-
-    items: list[Manifest]
-    resource_version: str
-
-
-@dataclass(frozen=True)
-class WatchEvent:
-    """ADDED, MODIFIED, DELETED or BOOKMARK, with the object as the server sent it."""
-
-    type: str
-    object: Manifest
-
-    @property
-    def resource_version(self) -> str:
-        return str((self.object.get("metadata") or {}).get("resourceVersion", ""))
 
 
 def _private_directory() -> Path | None:
@@ -315,11 +281,7 @@ class Kube:
         return bool((_json(response).get("status") or {}).get("allowed"))
 
     def _rtype_of(self, manifest: Manifest) -> ResourceType:
-        api_version, kind = str(manifest.get("apiVersion", "")), str(manifest.get("kind", ""))
-        rtype = self.resource_type(api_version, kind)
-        if rtype is None:
-            raise RequestFailed(f"the server does not serve {api_version} {kind}", 404)
-        return rtype
+        return type_of(manifest, self.resource_type)
 
     def _resource(self, api_version: str, kind: str) -> Any:
         key = (api_version, kind)

@@ -5,13 +5,14 @@ import uuid
 from datetime import UTC, datetime
 
 from hyperpod_deps.core.manifest import Manifest
-from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.kube.resources import ObjectVerbs, ResourceType
 
+EVENT = ResourceType("events.k8s.io/v1", "Event", "events", True)
 NORMAL = "Normal"
 WARNING = "Warning"
 
 
-def record_event(kube: Kube, regarding: Manifest, event_type: str, reason: str, note: str, *,
+def record_event(kube: ObjectVerbs, regarding: Manifest, event_type: str, reason: str, note: str, *,
                  controller: str, action: str, instance: str, name: str | None = None) -> Manifest:
     """Create an events.k8s.io/v1 Event about `regarding` (any object, namespaced or not).
 

@@ -28,8 +28,8 @@ from typing import Generic, Protocol, TypeVar
 from hyperpod_deps.core.backoff import Backoff
 from hyperpod_deps.core.jsonlog import log
 from hyperpod_deps.core.manifest import Manifest
-from hyperpod_deps.kube.client import ResourceType, Snapshot, WatchEvent
 from hyperpod_deps.kube.errors import KubeError, RequestFailed
+from hyperpod_deps.kube.resources import ResourceType, Snapshot, WatchEvent
 
 NOT_SERVED_RETRY_SECONDS = 60.0
 GONE = 410

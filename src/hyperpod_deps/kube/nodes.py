@@ -24,12 +24,13 @@ to clear until the node shows it cleared).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.core.nodestate import NodeUpdate, apply_conditions, apply_metadata
-from hyperpod_deps.kube.client import Kube, ResourceType
 from hyperpod_deps.kube.errors import KubeError, RequestFailed
-from hyperpod_deps.kube.informer import Query
+from hyperpod_deps.kube.informer import ListWatch, Query
+from hyperpod_deps.kube.resources import ObjectVerbs, ResourceType
 
 NODE = ResourceType("v1", "Node", "nodes", False)
 CONFLICT_ATTEMPTS = 5
@@ -37,6 +38,14 @@ CONFLICT_ATTEMPTS = 5
 Decide = Callable[[Manifest], NodeUpdate]
 Clock = Callable[[], str]  # RFC 3339 now, for condition timestamps
 Change = Callable[[Manifest], Manifest | None]  # one part of an update; None: nothing changes
+
+
+class NodeAgentApi(ObjectVerbs, ListWatch, Protocol):
+    """What an agent that marks its own node needs of a connection: the verbs below and a watch
+    of its node. The official client (client.Kube) is one; the node agent's own (agent_client.py)
+    is another, without the official client's weight."""
+
+    def close(self) -> None: ...
 
 
 class NodeGone(KubeError):
@@ -47,14 +56,14 @@ class StillConflicting(KubeError):
     """Every attempt met a newer version of the node: something writes it in a tight loop."""
 
 
-def get_node(kube: Kube, name: str) -> Manifest:
+def get_node(kube: ObjectVerbs, name: str) -> Manifest:
     node = kube.get(NODE, name)
     if node is None:
         raise NodeGone(f"node {name} does not exist")
     return node
 
 
-def update_node(kube: Kube, name: str, decide: Decide, now: Clock, node: Manifest | None = None,
+def update_node(kube: ObjectVerbs, name: str, decide: Decide, now: Clock, node: Manifest | None = None,
                 attempts: int = CONFLICT_ATTEMPTS) -> tuple[Manifest, int]:
     """Apply what `decide` wants to the node; returns the node as written and the number of
     requests made (refused ones included). `node` (a fresh copy, e.g. from a watch) saves the
@@ -72,7 +81,7 @@ def update_node(kube: Kube, name: str, decide: Decide, now: Clock, node: Manifes
     raise StillConflicting(f"node {name}: still conflicting after {attempts} attempts")
 
 
-def _write(kube: Kube, node: Manifest, update: NodeUpdate, now: Clock) -> tuple[Manifest | None, int]:
+def _write(kube: ObjectVerbs, node: Manifest, update: NodeUpdate, now: Clock) -> tuple[Manifest | None, int]:
     """Each changed part in the module's order, each PUT on the node the previous one returned;
     (None, requests made) at the first conflict, after which nothing more is sent."""
     made = 0

@@ -1,0 +1,36 @@
+"""The node agent runs on every node, so what it imports is resident memory on every node: its
+entry point must not load the official Kubernetes client (about 30 MiB with its dependencies;
+the agent has its own, kube/lean_client.py), nor the journal reader where that source is off."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# The official client, what only it brings in, and the project's module built on it.
+HEAVY = ("kubernetes", "urllib3", "requests", "kubernetes_validate", "jsonschema",
+         "hyperpod_deps.kube.client")
+
+
+def _imported_after(code: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint('\\n'.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def _heavy(loaded: set[str]) -> set[str]:
+    return {module for module in loaded for heavy in HEAVY
+            if module == heavy or module.startswith(heavy + ".")}
+
+
+def test_the_agent_command_loads_no_official_kubernetes_client() -> None:
+    # As the container starts it: the CLI, the health group with the agent subcommand attached.
+    loaded = _imported_after("from hyperpod_deps.cli.main import load\nload('health')")
+    assert "hyperpod_deps.cli.health_agent" in loaded
+    assert "hyperpod_deps.kube.lean_client" in loaded
+    assert not _heavy(loaded)
+
+
+def test_the_agent_loads_the_journal_reader_only_for_the_journal_source() -> None:
+    loaded = _imported_after("import hyperpod_deps.health.runner")
+    assert "hyperpod_deps.health.journal" not in loaded
+    assert not _heavy(loaded)
