@@ -28,9 +28,9 @@ facility 0 proves the kernel; journald before the field was added for kernel rec
 for them (and always one for the others), so a missing facility on the kernel transport is also
 the kernel. Everything else is USERSPACE and must not drive an action.
 
-Journal files give no wake-up: the caller polls (POLL_SECONDS). inotify on the directory would
-wake it at once but needs a native call or a dependency; journald writes in bursts and the agent
-acts on a scale of seconds, so polling is enough for now.
+The reader does not wait by itself: the agent wakes it through inotify on the journal folders
+(health/file_events.py; journald makes its mmap writes visible to inotify on purpose), and polls
+it where inotify cannot watch them.
 """
 from __future__ import annotations
 

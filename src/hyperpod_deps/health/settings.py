@@ -28,8 +28,8 @@ class JournalSource(SettingsModel):
     # Persistent journals live here; a host without one (volatile /run/log/journal only) needs
     # that path mounted and set, or the kmsg source.
     path: Path = Path("/var/log/journal")
-    # journald gives no wake-up a reader without inotify can wait on: the worst case added to
-    # detection latency.
+    # Where inotify cannot watch the folder (health/file_events.py): how often it is read, the
+    # worst case added to detection latency. With inotify a write wakes the reader at once.
     poll_interval_seconds: float = Field(0.25, gt=0, le=10)
 
 
@@ -41,7 +41,8 @@ class LogFilesSource(SettingsModel):
     # default a match in these files is only logged. true: lines tagged `kernel` act, for sites
     # whose syslog daemon writes only the kernel's messages to these files.
     trust_kernel_tag: bool = False
-    # Files give no wake-up on append: this is the worst case added to detection latency.
+    # Where inotify cannot watch the file's folder (health/file_events.py): how often it is read,
+    # the worst case added to detection latency. With inotify an append wakes the reader at once.
     poll_interval_seconds: float = Field(0.1, gt=0, le=10)
 
 
