@@ -38,7 +38,10 @@ from hyperpod_deps.health.watchers import KmsgFile, KmsgReader, LogTailer
 from hyperpod_deps.health.writer import NodeWriter
 from hyperpod_deps.kube.nodes import NodeAgentApi
 
-LOOP_WAKE_SECONDS = 1.0
+# Everything the loop waits for either wakes it (the inbox: sources, the node watch, a stop) or is
+# timed by the writer (wait_seconds); this only bounds a wait whose reason was missed. A second
+# here was a wake-up a second on every idle node.
+LOOP_WAKE_SECONDS = 10.0
 SHUTDOWN_FLUSH_SECONDS = 5.0
 _STOP = object()
 
@@ -76,7 +79,7 @@ class Agent:
     def run(self) -> None:
         if self.settings.metrics_port:
             server = self.metrics.serve(self.settings.metrics_port)
-            self._closers.append(server.shutdown)
+            self._closers.append(server.close)
         self._start_kernel_sources()
         nodewatch.node_watch(self.kube, self.settings.node_name, self.inbox, self.stopping,
                              self.settings.writer.max_backoff_seconds).start("node-watch")
