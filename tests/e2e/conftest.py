@@ -18,11 +18,11 @@ from hyperpod_deps.toolchain import agents_image
 from hyperpod_deps.toolchain.helm import HELM_RELEASES, helm_path, kubectl_path
 from hyperpod_deps.toolchain.kubeflow import ensure_mpi_operator, ensure_training_operator
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries, ensure_control_plane
-from tests.e2e import autorestart_support, kubeflow_support
-from tests.e2e.egress_guard import EgressGuard
-from tests.e2e.helm_support import RELEASE, HelmCli, helm_env, helm_release_namespaces
-from tests.e2e.kube_support import Kube
+from tests.support import autorestart_support, kubeflow_support
 from tests.support.charts import ROOT
+from tests.support.egress_guard import EgressGuard
+from tests.support.helm_support import RELEASE, HelmCli, helm_env, helm_release_namespaces
+from tests.support.kube_support import Kube
 
 
 @pytest.fixture(scope="session")

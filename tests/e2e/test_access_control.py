@@ -26,8 +26,8 @@ from click.testing import CliRunner
 from hyperpod_deps.cli.install import install_command
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.toolchain.helm import helm_path
-from tests.e2e.crd_cleanup import delete_crds
 from tests.support.charts import SUBCHARTS
+from tests.support.crd_cleanup import delete_crds
 
 pytestmark = pytest.mark.e2e
 

@@ -1,5 +1,5 @@
 """The agents image built here (`make image`), run as real containers exactly as the chart's pod
-specs ask (tests/e2e/container_support.py): read-only root, non-root user, no capabilities,
+specs ask (tests/support/container_support.py): read-only root, non-root user, no capabilities,
 the chart's volumes, in-cluster configuration with the chart's ServiceAccount.
 
 kwok marks pods Running without starting anything; these tests start the process. They found
@@ -28,8 +28,9 @@ from hyperpod_deps.localcluster.processes import free_port
 from hyperpod_deps.toolchain import agents_image
 from hyperpod_deps.toolchain.helm import helm_path, kubectl_path
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries
-from tests.e2e.container_support import ClusterAccess, PodContainer
-from tests.e2e.health_agent_support import (
+from tests.support.charts import CHART
+from tests.support.container_support import ClusterAccess, PodContainer
+from tests.support.health_agent_support import (
     AGENT_NAMESPACE,
     SERVICE_ACCOUNT,
     XID79,
@@ -38,10 +39,9 @@ from tests.e2e.health_agent_support import (
     install_agent_rbac,
     syslog,
 )
-from tests.e2e.kube_support import Kube
-from tests.e2e.waiting import poll
-from tests.support.charts import CHART
 from tests.support.journal_files import kernel, logger_line, needs_remote, write_journal
+from tests.support.kube_support import Kube
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e]
 

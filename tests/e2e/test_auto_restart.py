@@ -19,11 +19,11 @@ import pytest
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.localcluster.nodespec import InstanceGroup, node_object
 from hyperpod_deps.localcluster.operators import RunningOperator, TrainingOperator
-from tests.e2e import autorestart_support as ar
-from tests.e2e.helm_support import HelmCli
-from tests.e2e.kube_support import ApiObject, Kube
-from tests.e2e.kubeflow_support import phases_by_role, pytorchjob
-from tests.e2e.waiting import poll
+from tests.support import autorestart_support as ar
+from tests.support.helm_support import HelmCli
+from tests.support.kube_support import ApiObject, Kube
+from tests.support.kubeflow_support import phases_by_role, pytorchjob
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.e2e
 

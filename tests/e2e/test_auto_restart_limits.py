@@ -17,10 +17,10 @@ import pytest
 from hyperpod_deps.core import wire
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.localcluster.operators import TrainingOperator
-from tests.e2e import autorestart_support as ar
-from tests.e2e.helm_support import HelmCli
-from tests.e2e.kube_support import Kube, KubectlFailed
-from tests.e2e.waiting import poll
+from tests.support import autorestart_support as ar
+from tests.support.helm_support import HelmCli
+from tests.support.kube_support import Kube, KubectlFailed
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.e2e
 

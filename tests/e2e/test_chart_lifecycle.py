@@ -20,8 +20,9 @@ import yaml
 
 from hyperpod_deps.chart.render import parse_manifests
 from hyperpod_deps.core.manifest import Manifest
-from tests.e2e.expectations import Identity, drift, identity, kept
-from tests.e2e.helm_support import (
+from tests.support.charts import CHART, ROOT
+from tests.support.expectations import Identity, drift, identity, kept
+from tests.support.helm_support import (
     DOCUMENTED_PACKAGING,
     NAMESPACE,
     RELEASE,
@@ -31,9 +32,8 @@ from tests.e2e.helm_support import (
     normalised,
     owned_by,
 )
-from tests.e2e.kube_support import Kube
-from tests.e2e.waiting import poll
-from tests.support.charts import CHART, ROOT
+from tests.support.kube_support import Kube
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

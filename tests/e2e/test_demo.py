@@ -27,7 +27,7 @@ from hyperpod_deps.core import wire
 from hyperpod_deps.localcluster import cluster, processes
 from hyperpod_deps.toolchain.helm import kubectl_path
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries
-from tests.e2e.kube_support import ApiObject, Kube
+from tests.support.kube_support import ApiObject, Kube
 
 pytestmark = [pytest.mark.e2e]
 

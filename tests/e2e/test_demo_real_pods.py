@@ -17,8 +17,8 @@ from hyperpod_deps.localcluster import cluster
 from hyperpod_deps.toolchain import agents_image
 from hyperpod_deps.toolchain.helm import kubectl_path
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries
-from tests.e2e.kube_support import ApiObject, Kube
 from tests.support.journal_files import needs_remote
+from tests.support.kube_support import ApiObject, Kube
 
 pytestmark = [pytest.mark.e2e, needs_remote]
 

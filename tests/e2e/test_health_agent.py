@@ -21,7 +21,7 @@ from hyperpod_deps.localcluster import cluster
 from hyperpod_deps.localcluster.nodespec import from_pairs
 from hyperpod_deps.toolchain.helm import kubectl_path
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries
-from tests.e2e.health_agent_support import (
+from tests.support.health_agent_support import (
     XID13,
     XID74,
     XID79,
@@ -36,8 +36,8 @@ from tests.e2e.health_agent_support import (
     stop_all,
     syslog,
 )
-from tests.e2e.kube_support import Kube
-from tests.e2e.waiting import poll
+from tests.support.kube_support import Kube
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from hyperpod_deps.localcluster.nodespec import DEFAULT_REGION
-from tests.e2e.helm_support import HelmCli
-from tests.e2e.kube_support import Kube
+from tests.support.helm_support import HelmCli
+from tests.support.kube_support import Kube
 
 pytestmark = [pytest.mark.e2e]
 

@@ -3,7 +3,7 @@ team roles on the real local control plane, as team members run it.
 
 Two teams from the standalone team-role-and-bindings chart, each creating its namespace; the
 kubeflow.org PyTorchJob CRD as the chart renders it, and the HyperPodPyTorchJob CRD as
-HyperPod's training operator add-on would install it (tests/e2e/hyperpod_job_crd.py). People
+HyperPod's training operator add-on would install it (tests/support/hyperpod_job_crd.py). People
 are client certificates: an admin (system:masters), alice in team-a's group, bob in team-b's.
 Every run of the client goes through the offline guard; each test checks that the only thing
 it tried to reach beyond this machine was the client's telemetry host, and that it was stopped
@@ -22,12 +22,12 @@ from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.toolchain import hyperpod_client
 from hyperpod_deps.toolchain.helm import helm_path
-from tests.e2e import kubeflow_support
-from tests.e2e.crd_cleanup import delete_crds
-from tests.e2e.hyperpod_client_support import ClientAs, Outcome, Person
-from tests.e2e.hyperpod_job_crd import CRD as HYPERPOD_JOB_CRD
-from tests.e2e.kube_support import Kube
+from tests.support import kubeflow_support
 from tests.support.charts import SUBCHARTS
+from tests.support.crd_cleanup import delete_crds
+from tests.support.hyperpod_client_support import ClientAs, Outcome, Person
+from tests.support.hyperpod_job_crd import CRD as HYPERPOD_JOB_CRD
+from tests.support.kube_support import Kube
 
 pytestmark = pytest.mark.e2e
 

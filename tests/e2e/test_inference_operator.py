@@ -24,10 +24,10 @@ import yaml
 from click.testing import CliRunner
 
 from hyperpod_deps.cli.preflight import preflight_command
-from tests.e2e.helm_support import NAMESPACE, RELEASE, HelmCli
-from tests.e2e.kube_support import ApiObject, Kube
-from tests.e2e.waiting import poll
+from tests.support.helm_support import NAMESPACE, RELEASE, HelmCli
+from tests.support.kube_support import ApiObject, Kube
 from tests.support.upstream import UPSTREAM_CHART
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e]
 

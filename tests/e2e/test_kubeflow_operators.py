@@ -12,8 +12,8 @@ import pytest
 from hyperpod_deps.localcluster import operators
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.localcluster.operators import RunningOperator, TrainingOperator
-from tests.e2e.kube_support import ApiObject, Kube
-from tests.e2e.kubeflow_support import (
+from tests.support.kube_support import ApiObject, Kube
+from tests.support.kubeflow_support import (
     condition_status,
     job_pods,
     mpijob,
@@ -21,7 +21,7 @@ from tests.e2e.kubeflow_support import (
     pytorchjob,
     role,
 )
-from tests.e2e.waiting import poll
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,8 @@ from hyperpod_deps.localcluster import cluster, netrules
 from hyperpod_deps.localcluster.netplan import NetworkPlan
 from hyperpod_deps.localcluster.nodespec import from_pairs
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries
-from tests.e2e.kube_support import Kube
-from tests.e2e.waiting import poll
+from tests.support.kube_support import Kube
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e]
 

@@ -25,10 +25,10 @@ from hyperpod_deps.kube.nodes import NODE, update_node
 from hyperpod_deps.kube.tokens import service_account_token
 from hyperpod_deps.localcluster import kubeconfig
 from hyperpod_deps.localcluster.cluster import ClusterStatus
-from tests.e2e import policy_support
-from tests.e2e.health_agent_support import create_node
-from tests.e2e.kube_support import Kube
-from tests.e2e.waiting import poll
+from tests.support import policy_support
+from tests.support.health_agent_support import create_node
+from tests.support.kube_support import Kube
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.e2e
 

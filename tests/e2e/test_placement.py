@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hyperpod_deps.core.wire import NODE_HEALTH_LABEL, NODE_HEALTH_TAINT_EFFECT, NODE_HEALTH_TAINT_VALUE
-from tests.e2e.expectations import (
+from tests.support.expectations import (
     COMPONENT_LABEL,
     HEALTH_AGENT_COMPONENT,
     accelerated,
@@ -21,9 +21,9 @@ from tests.e2e.expectations import (
     target_of,
     unschedulable_reason,
 )
-from tests.e2e.helm_support import RELEASE, HelmCli
-from tests.e2e.kube_support import ApiObject, Kube
-from tests.e2e.waiting import poll
+from tests.support.helm_support import RELEASE, HelmCli
+from tests.support.kube_support import ApiObject, Kube
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

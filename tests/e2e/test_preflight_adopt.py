@@ -26,8 +26,8 @@ from hyperpod_deps.core.ownership import Release
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.localcluster.cluster import ClusterStatus
 from hyperpod_deps.toolchain.helm import HELM_RELEASES, helm_path
-from tests.e2e.crd_cleanup import delete_crds
 from tests.support.charts import CHART
+from tests.support.crd_cleanup import delete_crds
 
 pytestmark = pytest.mark.e2e
 

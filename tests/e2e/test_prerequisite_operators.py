@@ -17,15 +17,15 @@ import yaml
 from click.testing import CliRunner
 
 from hyperpod_deps.cli.preflight import preflight_command
-from tests.e2e.helm_support import (
+from tests.support.helm_support import (
     NAMESPACE,
     RELEASE,
     RELEASE_NAME_ANNOTATION,
     RELEASE_NAMESPACE_ANNOTATION,
     HelmCli,
 )
-from tests.e2e.kube_support import ApiObject, Kube
-from tests.e2e.waiting import poll
+from tests.support.kube_support import ApiObject, Kube
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import policy_support
-from tests.e2e.kube_support import Kube, KubectlFailed
-from tests.e2e.waiting import poll
+from tests.support import policy_support
+from tests.support.kube_support import Kube, KubectlFailed
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.e2e
 

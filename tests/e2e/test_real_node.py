@@ -28,12 +28,12 @@ from hyperpod_deps.localcluster.realnode import REAL_NODE_LABEL
 from hyperpod_deps.toolchain import agents_image
 from hyperpod_deps.toolchain.helm import helm_path, kubectl_path
 from hyperpod_deps.toolchain.kubernetes import ControlPlaneBinaries
-from tests.e2e.health_agent_support import XID79
-from tests.e2e.helm_support import helm_env
-from tests.e2e.kube_support import ApiObject, Kube
-from tests.e2e.waiting import poll
 from tests.support.charts import CHART
+from tests.support.health_agent_support import XID79
+from tests.support.helm_support import helm_env
 from tests.support.journal_files import kernel, needs_remote, write_journal
+from tests.support.kube_support import ApiObject, Kube
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e]
 

@@ -18,9 +18,9 @@ from hyperpod_deps import __version__
 from hyperpod_deps.cli.main import cli
 from hyperpod_deps.localcluster import cluster
 from hyperpod_deps.toolchain import agents_image
-from tests.e2e.helm_support import INSTALL_FROM_OCI, PACKAGE, PUSH, RELEASE, HelmCli, command_argv
-from tests.e2e.kube_support import Kube
 from tests.support.charts import CHART
+from tests.support.helm_support import INSTALL_FROM_OCI, PACKAGE, PUSH, RELEASE, HelmCli, command_argv
+from tests.support.kube_support import Kube
 
 pytestmark = [pytest.mark.e2e]
 

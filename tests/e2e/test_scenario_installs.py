@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from hyperpod_deps.chart.render import RenderRequest, render_text
-from tests.e2e.helm_support import NAMESPACE, RELEASE, HelmCli
-from tests.e2e.kube_support import Kube
-from tests.e2e.prerequisites import (
+from tests.support.charts import CHART, SCENARIOS
+from tests.support.helm_support import NAMESPACE, RELEASE, HelmCli
+from tests.support.kube_support import Kube
+from tests.support.prerequisites import (
     SECRET_KINDS,
     documents_of_kinds,
     missing_secrets,
@@ -22,8 +23,7 @@ from tests.e2e.prerequisites import (
     volume_for,
     waits_for_a_provisioner,
 )
-from tests.e2e.waiting import poll
-from tests.support.charts import CHART, SCENARIOS
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

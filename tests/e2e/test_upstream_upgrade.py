@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from hyperpod_deps.chart.render import parse_manifests
-from tests.e2e.crd_cleanup import delete_crds
-from tests.e2e.expectations import not_ready
-from tests.e2e.helm_support import NAMESPACE, RELEASE, HelmCli, helm_release_namespaces
-from tests.e2e.kube_support import Kube
-from tests.e2e.waiting import poll
+from tests.support.crd_cleanup import delete_crds
+from tests.support.expectations import not_ready
+from tests.support.helm_support import NAMESPACE, RELEASE, HelmCli, helm_release_namespaces
+from tests.support.kube_support import Kube
 from tests.support.upstream import Variant, requires_upstream, upstream_chart
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, requires_upstream]
 

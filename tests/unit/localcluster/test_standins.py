@@ -9,7 +9,7 @@ import pytest
 
 from hyperpod_deps.localcluster import processes, standins
 from hyperpod_deps.localcluster.layout import Layout
-from tests.e2e.waiting import poll
+from tests.support.waiting import poll
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from typing import Any
 
 from hyperpod_deps.chart.render import RenderRequest, render
 from hyperpod_deps.localcluster.operator_objects import WEBHOOK_CONFIGURATION
-from tests.e2e.helm_support import NAMESPACE, RELEASE
-from tests.e2e.kube_support import ApiObject, Kube
-from tests.e2e.waiting import poll
 from tests.support.charts import CHART
+from tests.support.helm_support import NAMESPACE, RELEASE
+from tests.support.kube_support import ApiObject, Kube
+from tests.support.waiting import poll
 
 CRD_TEMPLATES = ("charts/trainingOperators/templates/crds.yaml", "charts/mpi-operator/templates/crds.yaml")
 TRAINING_CRDS = ("paddlejobs.kubeflow.org", "pytorchjobs.kubeflow.org", "tfjobs.kubeflow.org",

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tests.e2e.expectations import not_ready
-from tests.e2e.waiting import poll
+from tests.support.expectations import not_ready
+from tests.support.waiting import poll
 
 ApiObject = dict[str, Any]
 

@@ -25,9 +25,9 @@ from hyperpod_deps.localcluster import kubeconfig
 from hyperpod_deps.localcluster.nodespec import InstanceGroup, node_object
 from hyperpod_deps.localcluster.processes import control_plane_env, free_port
 from hyperpod_deps.toolchain.helm import helm_path
-from tests.e2e.kube_support import ApiObject, Kube
-from tests.e2e.waiting import poll
 from tests.support.charts import CHART
+from tests.support.kube_support import ApiObject, Kube
+from tests.support.waiting import poll
 
 NAMESPACE = "hyperpod-health"
 # Where the chart puts the agent's ServiceAccount whatever the release namespace (as upstream does).

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.expectations import ApiObject
+from tests.support.expectations import ApiObject
 
 SecretRef = tuple[str, str]  # namespace, name
 WORKLOAD_KINDS = frozenset({"Deployment", "DaemonSet", "StatefulSet", "Job"})

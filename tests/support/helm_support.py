@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.kube_support import Kube
 from tests.support.charts import ROOT
+from tests.support.kube_support import Kube
 
 RELEASE = "dependencies"
 NAMESPACE = "kube-system"

@@ -22,10 +22,10 @@ import yaml
 from hyperpod_deps.core import wire
 from hyperpod_deps.localcluster import kubeconfig
 from hyperpod_deps.localcluster.processes import free_port
-from tests.e2e.helm_support import HelmCli
-from tests.e2e.kube_support import ApiObject, Kube
-from tests.e2e.kubeflow_support import mpijob, pytorchjob
-from tests.e2e.waiting import poll
+from tests.support.helm_support import HelmCli
+from tests.support.kube_support import ApiObject, Kube
+from tests.support.kubeflow_support import mpijob, pytorchjob
+from tests.support.waiting import poll
 
 RELEASE = "autorestart"
 NAMESPACE = "autorestart-system"
