@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import msgspec
 from generated import write_or_check
 
 from hyperpod_deps.health.rules import SOURCES, Rule, RuleSet
@@ -42,7 +43,7 @@ def _thresholds(rules: RuleSet, source: str) -> list[str]:
              "neuron": rules.neuron_thresholds}.get(source)
     if model is None:
         return []
-    dumped = model.model_dump(by_alias=True)
+    dumped = msgspec.to_builtins(model)
     flat = ({name: limit["rise"] for name, limit in dumped["counters"].items()}
             if "counters" in dumped else dumped)
     return ["", "Thresholds: " + ", ".join(f"`{key}` {value}" for key, value in flat.items()) + "."]

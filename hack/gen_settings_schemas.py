@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate, from the agents' pydantic settings models, the parts of the chart that feed them.
+"""Generate, from the agents' settings models (msgspec structs), the parts of the chart that feed them.
 
 - job-auto-restart's values.schema.json, `controller`: the keys the chart hands to
   hyperpod_deps.autorestart.settings.ControllerSettings;
@@ -20,19 +20,18 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, get_args, get_type_hints
 
+import msgspec.inspect as spec
 from generated import ROOT, write_or_check_all
-from pydantic import BaseModel
 
 from hyperpod_deps.autorestart.jobkinds import BY_KIND
 from hyperpod_deps.autorestart.settings import ALL_KINDS, ControllerSettings
+from hyperpod_deps.core.settings import SettingsModel, convert
 from hyperpod_deps.health.settings import Settings
 
 CHARTS = ROOT / "helm_chart/HyperPodHelmChart/charts"
 KINDS_TEMPLATE = CHARTS / "job-auto-restart/templates/_job_kinds.tpl"
-DROPPED = ("title", "default", "description", "format")  # the model's own words, not constraints
-
 Schema = dict[str, Any]
 
 
@@ -40,7 +39,7 @@ Schema = dict[str, Any]
 class Part:
     schema_file: Path
     at: tuple[str, ...]  # the values keys down to the object the model reads
-    model: type[BaseModel]
+    model: type[SettingsModel]
     set_by_chart: frozenset[str]  # model keys the templates fill in; no value sets them
     chart_only: frozenset[str] = frozenset()  # values keys beside the model's, dotted
     chart_rules: dict[str, Schema] = field(default_factory=dict)  # dotted key ([] = its items)
@@ -82,35 +81,58 @@ PARTS = (
 )
 
 
-def draft07(node: Any, definitions: Schema) -> Any:
-    """Pydantic's schema as helm's validator reads it: references inlined, no titles or defaults."""
-    if isinstance(node, list):
-        return [draft07(item, definitions) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        target = definitions[node["$ref"].rsplit("/", 1)[1]]
-        return draft07({**target, **{k: v for k, v in node.items() if k != "$ref"}}, definitions)
-    out: Schema = {}
-    for key, value in node.items():
-        if key in DROPPED or key == "$defs":
-            continue
-        if key == "properties":
-            out[key] = {name: draft07(sub, definitions) for name, sub in value.items()}
-        else:
-            out[key] = draft07(value, definitions)
-    return out
+# msgspec's constraint names -> JSON schema keywords (draft 7, as helm validates values).
+_KEYWORDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum",
+             "min_length": "minLength", "max_length": "maxLength", "pattern": "pattern"}
+_ARRAY_KEYWORDS = {"min_length": "minItems", "max_length": "maxItems"}
+_SCALARS = {spec.BoolType: "boolean", spec.IntType: "integer", spec.FloatType: "number",
+            spec.StrType: "string"}
+
+
+def draft07(info: spec.Type) -> Schema:
+    """The JSON schema of one msgspec type, every reference inlined, no titles or defaults: the
+    constraints only, so helm refuses what the model would."""
+    if isinstance(info, spec.Metadata):
+        return {**draft07(info.type), **(info.extra_json_schema or {})}
+    if isinstance(info, spec.StructType):
+        return {"additionalProperties": False, "type": "object",
+                "properties": {field.encode_name: draft07(field.type) for field in info.fields},
+                **({"required": required} if (required := [f.encode_name for f in info.fields if f.required])
+                   else {})}
+    if isinstance(info, spec.LiteralType):
+        return {"enum": list(info.values), "type": "string"}
+    if isinstance(info, spec.VarTupleType | spec.ListType):
+        return {"items": draft07(info.item_type), "type": "array", **_constraints(info, _ARRAY_KEYWORDS)}
+    if isinstance(info, spec.CustomType) and info.cls is Path:
+        return {"type": "string"}
+    if type(info) in _SCALARS:
+        return {"type": _SCALARS[type(info)], **_constraints(info, _KEYWORDS)}
+    raise TypeError(f"no JSON schema for {info!r}: add it to {__file__}")
+
+
+def _constraints(info: spec.Type, keywords: dict[str, str]) -> Schema:
+    return {keyword: getattr(info, name) for name, keyword in keywords.items()
+            if getattr(info, name, None) is not None}
 
 
 def model_schema(part: Part) -> Schema:
-    raw = part.model.model_json_schema(by_alias=True)
-    schema: Schema = draft07(raw, raw.get("$defs", {}))
+    schema: Schema = _sorted_keywords(draft07(spec.type_info(part.model)))
     for dotted in part.set_by_chart:
         *parents, last = dotted.split(".")
         _node(schema, parents)["properties"].pop(last)
     for dotted, keywords in part.chart_rules.items():
         _node(schema, dotted.split(".")).update(keywords)
     return schema
+
+
+def _sorted_keywords(node: Any) -> Any:
+    """Keywords in alphabetical order, properties in the model's: the file reads the same each run."""
+    if isinstance(node, list):
+        return [_sorted_keywords(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {key: ({name: _sorted_keywords(sub) for name, sub in node[key].items()} if key == "properties"
+                  else _sorted_keywords(node[key])) for key in sorted(node)}
 
 
 def _node(schema: Schema, keys: list[str]) -> Schema:
@@ -163,10 +185,10 @@ def kinds_left_alone() -> dict[str, dict[str, list[str]]]:
     """platform -> handlePyTorchJobsOnHyperPod ("true"/"false") -> the kinds the controller
     leaves alone, asked of the model itself."""
     table: dict[str, dict[str, list[str]]] = {}
-    for platform in get_args(ControllerSettings.model_fields["platform"].annotation):
+    for platform in get_args(get_type_hints(ControllerSettings)["platform"]):
         for switch in (False, True):
-            settings = ControllerSettings.model_validate(
-                {"platform": platform, "kinds": list(ALL_KINDS), "handlePyTorchJobsOnHyperPod": switch})
+            settings = convert(ControllerSettings, {"platform": platform, "kinds": list(ALL_KINDS),
+                                                    "handlePyTorchJobsOnHyperPod": switch})
             handled = settings.handled_kinds()
             table.setdefault(platform, {})[str(switch).lower()] = [k for k in ALL_KINDS if k not in handled]
     return table

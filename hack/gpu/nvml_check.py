@@ -3,7 +3,7 @@
 
 Needs only Python 3 and this repository: it reads NVML through nvidia-ml-py when installed,
 else through libnvidia-ml.so.1 with ctypes (both backends are tried and compared when both
-work). With PyYAML and pydantic importable it runs the agent's own rules (`full` mode);
+work). With PyYAML and msgspec importable it runs the agent's own rules (`full` mode);
 without them the same findings with the shipped default thresholds (`basic` mode).
 
 Expected GPU count: --expect-gpus N, else --instance-type (core/instance_types.yaml), else

@@ -12,6 +12,7 @@ from hyperpod_deps.autorestart.jobkinds import BY_KIND
 from hyperpod_deps.autorestart.settings import ControllerSettings
 from hyperpod_deps.chart.render import RenderError
 from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.core.settings import convert
 from tests.chart.test_health_monitoring_agent import notes
 from tests.support.charts import SUBCHARTS, Renderer, named, of_kind, pod_spec
 
@@ -26,7 +27,7 @@ GENERIC = (*NO_CRDS, "global.platform=generic", "health-monitoring-agent.enabled
 def settings_of(objects: list[Manifest]) -> ControllerSettings:
     """The ConfigMap's file, read by the controller's own model: a key the model does not know fails."""
     config = named(objects, "ConfigMap", NAME)
-    return ControllerSettings.model_validate(yaml.safe_load(config["data"]["settings.yaml"]))
+    return convert(ControllerSettings, yaml.safe_load(config["data"]["settings.yaml"]))
 
 
 def controller(objects: list[Manifest]) -> dict[str, Any]:

@@ -10,10 +10,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from pydantic import BaseModel, ValidationError
 
 from hyperpod_deps.autorestart.jobkinds import BY_KIND
 from hyperpod_deps.autorestart.settings import ALL_KINDS, ControllerSettings
+from hyperpod_deps.core.settings import SettingsError, SettingsModel, convert
 from hyperpod_deps.health.settings import Settings
 from tests.chart.test_health_monitoring_agent import notes
 from tests.chart.test_job_auto_restart import CONTROLLER_ON, GENERIC, job_resources, settings_of
@@ -33,12 +33,12 @@ CONTROLLER = part_schema("job-auto-restart", "controller")
 AGENT = part_schema("health-monitoring-agent", "openAgent", "config")
 
 
-def verdicts(schema: dict[str, Any], model: type[BaseModel], values: dict[str, Any]) -> tuple[bool, bool]:
+def verdicts(schema: dict[str, Any], model: type[SettingsModel], values: dict[str, Any]) -> tuple[bool, bool]:
     chart_accepts = jsonschema.Draft7Validator(schema).is_valid(values)
     try:
-        model.model_validate(values)
+        convert(model, values)
         model_accepts = True
-    except ValidationError:
+    except SettingsError:
         model_accepts = False
     return chart_accepts, model_accepts
 
@@ -124,7 +124,7 @@ def test_the_kinds_table_is_the_models_decision() -> None:
     table = _generator().kinds_left_alone()
     for platform, by_switch in table.items():
         for switch, left in by_switch.items():
-            settings = ControllerSettings.model_validate(
+            settings = convert(ControllerSettings,
                 {"platform": platform, "handlePyTorchJobsOnHyperPod": switch == "true"})
             assert [k for k in ALL_KINDS if k not in settings.handled_kinds()] == left
     assert table["hyperpod"]["false"] == ["PyTorchJob"]

@@ -1,6 +1,6 @@
 """What NVML says about a node's GPUs, and the findings it implies. Standard library only.
 
-Kept free of pydantic and YAML so the prepared GPU check (hack/gpu/nvml_check.py) can use it
+Kept free of msgspec and YAML so the prepared GPU check (hack/gpu/nvml_check.py) can use it
 on a bare machine. Findings are plain sentences; the nvml rules (rules/nvml.yaml) turn them
 into actions, so what a finding does stays data.
 """

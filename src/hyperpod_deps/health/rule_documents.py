@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
+from hyperpod_deps.core.settings import Model, SettingsError, convert
 from hyperpod_deps.health.rule_model import Rule, RuleError, RuleSource
 from hyperpod_deps.health.thresholds import THRESHOLDS
 
 SOURCES = ("kmsg", "nvml", "neuron", "efa")
 _DOCUMENT_KEYS = {"source", "thresholds", "rules"}
-_M = TypeVar("_M", bound=BaseModel)
 
 
 @dataclass
@@ -27,6 +26,8 @@ class Merged:
     """Every rule by id with its source, in load order, and each source's raw thresholds."""
 
     rules: dict[str, tuple[str, Rule]] = field(default_factory=dict)
+    # Each rule's keys as its documents gave them, which an override of its id builds on.
+    given: dict[str, dict[str, Any]] = field(default_factory=dict)
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -88,8 +89,9 @@ def _add_document(merged: Merged, name: str, document: dict[str, Any], *, overri
             raise RuleError(f"{where}: duplicate id, already defined for source {known[0]}")
         if known and known[0] != source:
             raise RuleError(f"{where}: overrides a rule of source {known[0]}, not {source}")
-        fields = {**known[1].model_dump(by_alias=True, exclude_unset=True), **raw} if known else raw
+        fields = {**merged.given[rule_id], **raw} if known else raw
         merged.rules[rule_id] = (source, _validated(Rule, fields, where))
+        merged.given[rule_id] = fields
 
 
 def _merge_thresholds(merged: Merged, name: str, source: str, raw: Any) -> None:
@@ -106,15 +108,12 @@ def _merge_thresholds(merged: Merged, name: str, source: str, raw: Any) -> None:
     _thresholds(source, current, f"{name}: thresholds")
 
 
-def _thresholds(source: str, raw: dict[str, Any], where: str) -> BaseModel:
-    return _validated(THRESHOLDS[source], raw, where)
+def _thresholds(source: str, raw: dict[str, Any], where: str) -> None:
+    _validated(THRESHOLDS[source], raw, where)
 
 
-def _validated(model: type[_M], fields: Any, where: str) -> _M:
+def _validated(model: type[Model], fields: Any, where: str) -> Model:
     try:
-        return model.model_validate(fields)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'rule'}: {e['msg']}" for e in error.errors()
-        )
-        raise RuleError(f"{where}: {problems}") from error
+        return convert(model, fields)
+    except SettingsError as error:
+        raise RuleError(f"{where}: {error}") from error

@@ -1,12 +1,14 @@
-"""One health rule and what it yields, validated with pydantic (unknown keys are errors)."""
+"""One health rule and what it yields, validated as every settings model is (unknown keys are errors)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from msgspec import Meta
 
 from hyperpod_deps.core.health import Action
+from hyperpod_deps.core.settings import SettingsModel
 
 SOURCES = ("kmsg", "nvml", "neuron", "efa")
 # Label values: at most 63 characters, CamelCase so they read the same in labels and conditions.
@@ -41,11 +43,7 @@ class Match:
         return f"{self.source}/{self.rule}"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class ActionFrom(_Strict):
+class ActionFrom(SettingsModel, frozen=True):
     """Take the action from a named group of the match, through a mapping (Xid 154)."""
 
     group: str
@@ -53,38 +51,39 @@ class ActionFrom(_Strict):
     map: dict[str, Action]
 
 
-class Rule(_Strict):
-    id: str = Field(pattern=_RULE_ID)
-    description: str = Field(min_length=1)
-    match: str = Field(min_length=1)
-    fault_type: str = Field(alias="faultType", pattern=_LABEL_VALUE)
-    reason: str = Field(pattern=_LABEL_VALUE)
+class Rule(SettingsModel, frozen=True, dict=True):
+    id: Annotated[str, Meta(pattern=_RULE_ID)]
+    description: Annotated[str, Meta(min_length=1)]
+    match: Annotated[str, Meta(min_length=1)]
+    fault_type: Annotated[str, Meta(pattern=_LABEL_VALUE)]
+    reason: Annotated[str, Meta(pattern=_LABEL_VALUE)]
     action: Action
     escalation: Action | None = None
-    action_from: ActionFrom | None = Field(None, alias="actionFrom")
+    action_from: ActionFrom | None = None
     priority: int = 100
     enabled: bool = True
     # Where the line format was seen: a public URL, or a repository path such as
     # torvalds/linux drivers/pci/pcie/aer.c. Optional for users' rules; the shipped hand-written
     # rules all name one, so a reviewer can check a pattern against the text it claims to match.
-    seen_in: str | None = Field(None, alias="seenIn", min_length=1)
-    _regex: re.Pattern[str] = PrivateAttr()
+    seen_in: Annotated[str, Meta(min_length=1)] | None = None
 
-    @model_validator(mode="after")
-    def _compile(self) -> Rule:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         try:
-            self._regex = re.compile(self.match)
+            regex = re.compile(self.match)
         except re.error as error:
             raise ValueError(f"match is not a valid regular expression: {error}") from error
-        if self.action_from and self.action_from.group not in self._regex.groupindex:
+        if self.action_from and self.action_from.group not in regex.groupindex:
             raise ValueError(f"actionFrom.group {self.action_from.group!r} is not a named group of match")
         if self.escalation not in (None, Action.REPLACE, Action.REBOOT):
             raise ValueError("escalation must be replace or reboot")
-        return self
+        # Frozen, so the compiled pattern goes beside the fields (dict=True), not into one.
+        self.__dict__["_regex"] = regex
 
     @property
     def regex(self) -> re.Pattern[str]:
-        return self._regex
+        pattern: re.Pattern[str] = self.__dict__["_regex"]
+        return pattern
 
     def resolve(self, found: re.Match[str]) -> Action:
         """The action of this match: the rule's, or the one named in the line (actionFrom)."""

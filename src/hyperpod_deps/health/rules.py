@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperpod_deps.core.health import Action
+from hyperpod_deps.core.settings import convert
 from hyperpod_deps.health.prefilter import Prefilter
 from hyperpod_deps.health.rule_documents import SOURCES, merge
 from hyperpod_deps.health.rule_index import RuleIndex
@@ -113,12 +114,12 @@ class RuleSet:
 
     @property
     def nvml_thresholds(self) -> NvmlThresholds:
-        return NvmlThresholds.model_validate(self._thresholds.get("nvml", {}))
+        return convert(NvmlThresholds, self._thresholds.get("nvml", {}))
 
     @property
     def efa_thresholds(self) -> EfaThresholds:
-        return EfaThresholds.model_validate(self._thresholds.get("efa", {}))
+        return convert(EfaThresholds, self._thresholds.get("efa", {}))
 
     @property
     def neuron_thresholds(self) -> NeuronThresholds:
-        return NeuronThresholds.model_validate(self._thresholds.get("neuron", {}))
+        return convert(NeuronThresholds, self._thresholds.get("neuron", {}))

@@ -8,6 +8,7 @@ from typing import cast
 
 from hyperpod_deps.autorestart.runner import Runtime, run
 from hyperpod_deps.autorestart.settings import ControllerSettings
+from hyperpod_deps.core.settings import convert
 from hyperpod_deps.kube.client import Kube
 from hyperpod_deps.kube.leases import read_lease
 from tests.support.fake_api import FakeApi
@@ -21,7 +22,7 @@ def free_port() -> int:
 
 
 def settings() -> ControllerSettings:
-    return ControllerSettings.model_validate({
+    return convert(ControllerSettings, {
         "platform": "generic", "kinds": ["PyTorchJob"],
         "leaderElection": {"leaseName": "ar", "leaseNamespace": "kube-system", "leaseDurationSeconds": 60,
                            "renewDeadlineSeconds": 30, "retryPeriodSeconds": 0.1},

@@ -9,7 +9,7 @@ import pytest
 from hyperpod_deps.autorestart.faults import Trigger
 from hyperpod_deps.autorestart.metrics import Heartbeat
 from hyperpod_deps.autorestart.settings import ControllerSettings, load
-from hyperpod_deps.core.settings import SettingsError
+from hyperpod_deps.core.settings import SettingsError, convert
 from hyperpod_deps.kube.leases import LeaseRecord, may_take
 
 
@@ -23,13 +23,13 @@ def test_defaults_leave_pytorchjobs_to_hyperpod() -> None:
 def test_the_switch_and_the_generic_platform_take_pytorchjobs() -> None:
     assert (
         "PyTorchJob"
-        in ControllerSettings.model_validate({"handlePyTorchJobsOnHyperPod": True}).handled_kinds()
+        in convert(ControllerSettings, {"handlePyTorchJobsOnHyperPod": True}).handled_kinds()
     )
-    assert "PyTorchJob" in ControllerSettings.model_validate({"platform": "generic"}).handled_kinds()
+    assert "PyTorchJob" in convert(ControllerSettings, {"platform": "generic"}).handled_kinds()
 
 
 def test_pod_signals_turn_the_pod_trigger_on() -> None:
-    settings = ControllerSettings.model_validate({"triggers": {"podSignals": [7], "nodeNotReady": False}})
+    settings = convert(ControllerSettings, {"triggers": {"podSignals": [7], "nodeNotReady": False}})
     assert settings.policy().triggers == {Trigger.UNSCHEDULABLE, Trigger.NODE_DELETED, Trigger.POD_SIGNAL}
 
 

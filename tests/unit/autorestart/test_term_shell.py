@@ -15,6 +15,7 @@ from hyperpod_deps.autorestart.settings import ControllerSettings
 from hyperpod_deps.autorestart.term import Term
 from hyperpod_deps.core import wire
 from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.core.settings import convert
 from hyperpod_deps.kube.client import Kube, ResourceType
 from tests.support.fake_api import FakeApi
 from tests.unit.autorestart.test_index import job, node, pod
@@ -37,7 +38,7 @@ def cluster(health_of_n1: str) -> FakeApi:
 
 
 def term(api: FakeApi, may_act: bool = True, metrics: Metrics | None = None) -> Term:
-    settings = ControllerSettings.model_validate({"platform": "generic", "kinds": ["PyTorchJob"]})
+    settings = convert(ControllerSettings, {"platform": "generic", "kinds": ["PyTorchJob"]})
     return Term(lambda: cast(Kube, api), settings, lambda: may_act, "controller-0", metrics or Metrics(),
                 logging.getLogger("test.term"), lambda: NOW)
 

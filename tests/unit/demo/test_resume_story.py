@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -15,6 +16,7 @@ from hyperpod_deps.autorestart.validation import check
 from hyperpod_deps.cli.health import classify_command
 from hyperpod_deps.cli.jobs import check_command
 from hyperpod_deps.core import wire
+from hyperpod_deps.core.settings import convert
 from hyperpod_deps.demo.story import (
     DEMO_NAMESPACE,
     JOB_NAME,
@@ -106,9 +108,9 @@ def test_the_chart_settings_made_local_read_only_the_nodes_log_file(
 
 def test_the_agents_own_defaults_made_local_still_validate(tmp_path: Path) -> None:
     # The agent's own defaults, written out camelCase as the chart does, stay loadable.
-    defaults = agent_settings.Settings().model_dump(mode="json", by_alias=True)
+    defaults = msgspec.to_builtins(agent_settings.Settings(), enc_hook=str)
     local = _local_agent_settings(defaults, tmp_path, tmp_path / "messages")
-    assert agent_settings.Settings.model_validate(local).sources.log_files.paths == (tmp_path / "messages",)
+    assert convert(agent_settings.Settings, local).sources.log_files.paths == (tmp_path / "messages",)
 
 
 # The fault ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import cast
 
 from hyperpod_deps.core import wire
 from hyperpod_deps.core.manifest import Manifest
+from hyperpod_deps.core.settings import convert
 from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.runner import Agent
 from hyperpod_deps.health.settings import Settings
@@ -22,7 +23,7 @@ OFF = {"enabled": False}
 
 
 def agent(api: FakeApi, tmp_path: Path) -> Agent:
-    settings = Settings.model_validate({
+    settings = convert(Settings, {
         "nodeName": NAME, "metricsPort": 0, "stateDir": str(tmp_path / "state"),
         "sources": {"journal": OFF, "kmsg": OFF, "nvml": OFF, "neuron": OFF, "efa": OFF}})
     boot = tmp_path / "boot_id"

@@ -67,7 +67,7 @@ def test_without_a_driver_it_says_so_and_exits_2(check: ModuleType,
 
 
 def test_on_a_bare_python_without_site_packages_it_runs_in_basic_mode() -> None:
-    # -S: no site-packages, so no PyYAML, pydantic or nvidia-ml-py: the machine the check is for.
+    # -S: no site-packages, so no PyYAML, msgspec or nvidia-ml-py: the machine the check is for.
     done = subprocess.run([sys.executable, "-S", str(SCRIPT), "--instance-type", "ml.p5.48xlarge"],
                           capture_output=True, text=True, timeout=60, check=False)
     summary = json.loads(done.stdout)

@@ -5,6 +5,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hyperpod_deps.core.settings import convert
 from hyperpod_deps.health.kernel_log import parse_record
 from hyperpod_deps.health.rule_index import RuleIndex
 from hyperpod_deps.health.rule_model import Rule
@@ -49,7 +50,7 @@ def test_text_around_a_line_changes_nothing_the_full_scan_would_not(message: str
 
 
 def _rule(rule_id: str, match: str) -> Rule:
-    return Rule.model_validate({"id": rule_id, "description": "d", "match": match, "faultType": "T",
+    return convert(Rule, {"id": rule_id, "description": "d", "match": match, "faultType": "T",
                                 "reason": "R", "action": "warning"})
 
 

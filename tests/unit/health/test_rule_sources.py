@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from hyperpod_deps.core.health import Action
+from hyperpod_deps.core.settings import convert
 from hyperpod_deps.health.kernel_log import parse_record
 from hyperpod_deps.health.rule_model import Rule
 from hyperpod_deps.health.rules import RuleSet, shipped_sources
@@ -55,10 +56,10 @@ def test_every_hand_written_kernel_rule_sample_names_its_source() -> None:
 def test_seen_in_is_optional_for_users_rules_and_never_empty() -> None:
     fields = {"id": "my-rule", "description": "d", "match": "x", "faultType": "T", "reason": "R",
               "action": "warning"}
-    assert Rule.model_validate(fields).seen_in is None
-    assert Rule.model_validate({**fields, "seenIn": "https://example.org/log"}).seen_in
+    assert convert(Rule, fields).seen_in is None
+    assert convert(Rule, {**fields, "seenIn": "https://example.org/log"}).seen_in
     with pytest.raises(ValueError):
-        Rule.model_validate({**fields, "seenIn": ""})
+        convert(Rule, {**fields, "seenIn": ""})
 
 
 def test_a_neuron_line_that_asks_to_terminate_the_instance_replaces_whatever_rule_matches() -> None:

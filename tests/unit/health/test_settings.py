@@ -49,10 +49,10 @@ stateDir: /tmp/state
 
 
 @pytest.mark.parametrize(("text", "complaint"), [
-    ("sources: {logFiles: {pollIntervalSecond: 1}}", "sources.logFiles.pollIntervalSecond: Extra inputs"),
-    ("platform: eks", "platform: Input should be 'hyperpod' or 'generic'"),
-    ("writer: {debounceSeconds: -1}", "writer.debounceSeconds: Input should be greater than or equal to 0"),
-    ("metricsPort: http", "metricsPort: Input should be a valid integer"),
+    ("sources: {logFiles: {pollIntervalSecond: 1}}", "sources.logFiles.pollIntervalSecond: unknown key"),
+    ("platform: eks", "platform: Invalid enum value 'eks'; expected one of: hyperpod, generic"),
+    ("writer: {debounceSeconds: -1}", "writer.debounceSeconds: Expected `float` >= 0"),
+    ("metricsPort: http", "metricsPort: Expected `int`, got `str`"),
     ("- a list", "expected a mapping of settings, not list"),
     ("key: [unclosed", "cannot read the agent's settings"),
 ])

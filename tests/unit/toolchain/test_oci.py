@@ -139,7 +139,7 @@ def test_the_locks_in_the_repository_pin_what_the_build_includes() -> None:
     requirements = (root / agents_image.PYTHON_LOCK).read_text().splitlines()
     pins = [line for line in requirements if line and not line.startswith("#")]
     assert pins and all("==" in line and "--hash=sha256:" in line for line in pins)
-    assert {"kubernetes", "pydantic", "click"} <= {line.split("==")[0].lower() for line in pins}
+    assert {"kubernetes", "msgspec", "click"} <= {line.split("==")[0].lower() for line in pins}
 
 
 def test_the_api_client_needs_no_writable_temporary_directory(monkeypatch: pytest.MonkeyPatch,
