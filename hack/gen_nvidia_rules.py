@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 XIDS = ROOT / "hack/nvidia/xid-catalogue.yaml"
 SXIDS = ROOT / "hack/nvidia/sxid-catalogue.yaml"
 TARGET = ROOT / "src/hyperpod_deps/health/rules/kmsg-nvidia.yaml"
+RULES_PER_DOCUMENT = 50
 
 # The driver prints "NVRM: Xid (PCI:0000:3b:00): 13, ..." and, on a MIG GPU, the instances inside
 # the parenthesis without a comma: "(PCI:0000:01:00 GPU-I:05)" or "(... GPU-I:01 GPU-CI:02)".
@@ -180,9 +181,13 @@ def render() -> str:
         "# docs/decisions/0014-nvidia-catalogue-policy.md (hack/nvidia_policy.py).",
         "# Do not edit: edit those and run `make generate`. Override a rule by id in an extra document.",
         "# Sources of the catalogues (URLs in the data files):", *sources,
-        "source: kmsg", "rules:",
+        f"# In documents of {RULES_PER_DOCUMENT} rules: the agent parses one document at a time, which keeps",
+        "# the memory it takes to read them (and keeps resident after) small.",
     ]
-    body = [line for rule in rules for line in _render(rule)]
+    body: list[str] = []
+    for start in range(0, len(rules), RULES_PER_DOCUMENT):
+        body += (["---"] if start else []) + ["source: kmsg", "rules:"]
+        body += [line for rule in rules[start:start + RULES_PER_DOCUMENT] for line in _render(rule)]
     return "\n".join(header + body) + "\n"
 
 

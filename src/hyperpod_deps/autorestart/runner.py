@@ -89,7 +89,7 @@ def run(
     finally:
         campaign.join(timeout=10)
         elector.release()
-        server.shutdown()
+        server.close()
         log(logger, logging.INFO, "stopped", identity=runtime.identity)
 
 

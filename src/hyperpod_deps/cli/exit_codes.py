@@ -1,10 +1,10 @@
-"""Named exit codes of the hyperpod-deps command."""
+"""Named exit codes of the hyperpod-deps command. No click here: the node agent's entry uses them
+(cli/entry.py)."""
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
 from typing import NoReturn
-
-import click
 
 
 class ExitCode(IntEnum):
@@ -20,5 +20,5 @@ class ExitCode(IntEnum):
 
 def fail(message: str, code: int) -> NoReturn:
     """Print `error: message` on stderr and exit with `code`."""
-    click.echo(f"error: {message}", err=True)
+    print(f"error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)

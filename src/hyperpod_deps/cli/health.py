@@ -25,6 +25,18 @@ def health_group() -> None:
     """The health monitoring agent: check its rules against logs."""
 
 
+@health_group.command("agent", add_help_option=False,
+                      context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+def agent_command(arguments: tuple[str, ...]) -> None:
+    """Watch this node's kernel log and accelerators; mark the node when a rule finds a fault.
+    Options: `hyperpod-deps health agent --help`."""
+    # The agent's own parser reads the options (cli/entry.py starts it without click).
+    from hyperpod_deps.cli.health_agent import main  # the agent's runtime: only here
+
+    raise SystemExit(main(arguments))
+
+
 @health_group.command("classify")
 @click.argument("file", type=click.Path(allow_dash=True, path_type=Path))
 @click.option("--rules", "rule_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),

@@ -1,15 +1,18 @@
 """hyperpod-deps health agent: the health monitoring agent of one node (a DaemonSet pod, or a
-local process against the local cluster)."""
+local process against the local cluster).
+
+Parsed with the standard library's argparse, not click: cli/entry.py starts this command
+before click is imported, to keep the agent's resident memory small (decision 17)."""
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
-
-import click
 
 from hyperpod_deps.cli.exit_codes import ExitCode
 from hyperpod_deps.core.backoff import Backoff
@@ -24,14 +27,35 @@ from hyperpod_deps.kube.errors import KubeError
 from hyperpod_deps.kube.lean_client import LeanKube
 
 
-@click.command("agent")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The agent's settings (YAML, the chart's openAgent.config keys) [default: built-in].")
-@click.option("--kubeconfig", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Kubeconfig [default: $KUBECONFIG, ~/.kube/config, else the pod's service account].")
-def agent_command(config_file: Path | None, kubeconfig: Path | None) -> None:
-    """Watch this node's kernel log and accelerators; mark the node (labels, taint, conditions,
-    events) when a rule finds a fault. The node is $NODE_NAME. Runs until SIGTERM."""
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="hyperpod-deps health agent",
+        description="Watch this node's kernel log and accelerators; mark the node (labels, taint, "
+                    "conditions, events) when a rule finds a fault. The node is $NODE_NAME. Runs until "
+                    "SIGTERM.")
+    parse.add_argument("--config", type=Path, metavar="FILE",
+                       help="The agent's settings (YAML, the chart's openAgent.config keys) "
+                            "[default: built-in].")
+    parse.add_argument("--kubeconfig", type=Path, metavar="FILE",
+                       help="Kubeconfig [default: $KUBECONFIG, ~/.kube/config, else the pod's service "
+                            "account].")
+    return parse
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the agent with these arguments (those after `health agent`); its exit code."""
+    parse = parser()
+    arguments = parse.parse_args(list(argv))  # exits 2 with usage on a bad command line
+    if arguments.config is not None and arguments.config.is_dir():
+        parse.error(f"--config {arguments.config}: a directory, not a settings file")
+    if arguments.kubeconfig is not None and not arguments.kubeconfig.is_file():
+        parse.error(f"--kubeconfig {arguments.kubeconfig}: no such file")
+    run(arguments.config, arguments.kubeconfig)
+    return ExitCode.OK
+
+
+def run(config_file: Path | None, kubeconfig: Path | None) -> None:
+    """Until SIGTERM; a bad settings file or rule exits 2 with a JSON log line saying why."""
     log = AgentLog()
     route_python_logging(log)
     try:

@@ -67,9 +67,6 @@ def load(name: str) -> click.Command:
     entry = COMMANDS[name]
     command: click.Command = getattr(importlib.import_module(f"hyperpod_deps.cli.{entry.module}"),
                                      entry.attribute)
-    if name == "health" and isinstance(command, click.Group) and "agent" not in command.commands:
-        from hyperpod_deps.cli.health_agent import agent_command  # the agent's runtime: only here
-        command.add_command(agent_command)
     return command
 
 

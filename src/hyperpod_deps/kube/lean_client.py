@@ -1,4 +1,5 @@
-"""The node agent's Kubernetes client: the standard library's HTTP, TLS and JSON, nothing else.
+"""The node agent's Kubernetes client: the standard library's TLS and JSON, and HTTP/1.1 of its own
+(http1.py), nothing else.
 
 The official client costs the agent about 30 MiB of resident memory (benchmarks/README.md) on
 every node of a cluster, for the five requests the agent makes: read, watch and write its own
@@ -16,7 +17,6 @@ objects).
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import socket
 import threading
@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.kube.errors import ClusterUnreachable, Forbidden, RequestFailed
 from hyperpod_deps.kube.events import EVENT
+from hyperpod_deps.kube.http1 import Connection, Response, ServerClosed
 from hyperpod_deps.kube.lean_config import Credentials, discover
 from hyperpod_deps.kube.nodes import NODE
 from hyperpod_deps.kube.resources import ResourceType, Snapshot, WatchEvent, type_of
@@ -38,20 +39,7 @@ WATCH_GRACE_SECONDS = 30  # beyond the watch's own timeout, before its connectio
 LIST_PAGE_SIZE = 500
 SERVED = {(rtype.api_version, rtype.kind): rtype for rtype in (NODE, EVENT)}
 # The server closed a kept connection between two requests: nothing was processed, send again.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-
-
-class _Connection(http.client.HTTPSConnection):
-    """Connects within CONNECT_SECONDS, then lets each read wait up to `read_seconds` (a watch
-    waits for the server's next event as long as the watch may last)."""
-
-    def __init__(self, credentials: Credentials, read_seconds: float) -> None:
-        super().__init__(credentials.host, credentials.port, context=credentials.tls, timeout=CONNECT_SECONDS)
-        self.read_seconds = read_seconds
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(self.read_seconds)
+_STALE = (ServerClosed, ConnectionResetError, BrokenPipeError)
 
 
 class LeanKube:
@@ -60,8 +48,8 @@ class LeanKube:
     def __init__(self, credentials: Credentials) -> None:
         self.credentials = credentials
         self._local = threading.local()
-        self._open: list[_Connection] = []
-        self._busy: set[_Connection] = set()  # in the middle of a request or a watch
+        self._open: list[Connection] = []
+        self._busy: set[Connection] = set()  # in the middle of a request or a watch
         self._closed = False
         self._lock = threading.Lock()
 
@@ -173,6 +161,8 @@ class LeanKube:
         try:
             response = self._send(connection, method, target, what, body, retry_stale=kept is not None)
             data = _read(response, what)
+            if response.closes:  # the server ends this connection: the next request opens another
+                connection.close()
         except ClusterUnreachable:
             self._forget(connection)
             raise
@@ -183,8 +173,8 @@ class LeanKube:
         loaded: Manifest = json.loads(data)
         return loaded
 
-    def _send(self, connection: _Connection, method: str, target: str, what: str,
-              body: Manifest | None, retry_stale: bool = False) -> http.client.HTTPResponse:
+    def _send(self, connection: Connection, method: str, target: str, what: str,
+              body: Manifest | None, retry_stale: bool = False) -> Response:
         headers = {"Accept": "application/json", "User-Agent": "hyperpod-deps-health-agent"}
         payload = None
         if body is not None:
@@ -201,22 +191,25 @@ class LeanKube:
                 raise ClusterUnreachable(f"{what}: the API server closed the connection: {error}") from error
             connection.close()  # request() opens it again
             return self._send(connection, method, target, what, body)
-        except (OSError, http.client.HTTPException) as error:
+        except OSError as error:
             raise ClusterUnreachable(f"{what}: the API server did not answer: {error}") from error
 
-    def _connection(self, read_seconds: float = READ_SECONDS) -> _Connection:
-        """A new connection, busy (its thread's) until `_keep` or `_forget`."""
-        connection = _Connection(self.credentials, read_seconds)
+    def _connection(self, read_seconds: float = READ_SECONDS) -> Connection:
+        """A new connection, busy (its thread's) until `_keep` or `_forget`. It connects within
+        CONNECT_SECONDS, then each read waits up to `read_seconds` (a watch waits for the
+        server's next event as long as the watch may last)."""
+        server = self.credentials
+        connection = Connection(server.host, server.port, server.tls, CONNECT_SECONDS, read_seconds)
         with self._lock:
             self._open.append(connection)
         return self._use(connection)
 
-    def _use(self, connection: _Connection) -> _Connection:
+    def _use(self, connection: Connection) -> Connection:
         with self._lock:
             self._busy.add(connection)
         return connection
 
-    def _keep(self, connection: _Connection) -> bool:
+    def _keep(self, connection: Connection) -> bool:
         """The request is done: keep the connection for the thread's next one, unless closed meanwhile."""
         with self._lock:
             self._busy.discard(connection)
@@ -225,7 +218,7 @@ class LeanKube:
         self._forget(connection)
         return False
 
-    def _forget(self, connection: _Connection) -> None:
+    def _forget(self, connection: Connection) -> None:
         connection.close()
         if getattr(self._local, "connection", None) is connection:
             self._local.connection = None
@@ -254,17 +247,17 @@ def _query(**params: str | None) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
-def _read(response: http.client.HTTPResponse, what: str) -> bytes:
+def _read(response: Response, what: str) -> bytes:
     try:
         return response.read()
-    except (OSError, http.client.HTTPException) as error:
+    except OSError as error:
         raise ClusterUnreachable(f"{what}: the API server did not answer: {error}") from error
 
 
-def _readline(response: http.client.HTTPResponse, what: str) -> bytes:
+def _readline(response: Response, what: str) -> bytes:
     try:
         return response.readline()
-    except (OSError, http.client.HTTPException) as error:
+    except OSError as error:
         raise ClusterUnreachable(f"{what}: the API server did not answer: {error}") from error
 
 

@@ -45,7 +45,7 @@ def term(api: FakeApi, may_act: bool = True, metrics: Metrics | None = None) -> 
 
 def jobs_looked_at(metrics: Metrics) -> float:
     """Set by each turn that reconciled: once every watch has listed."""
-    return metrics.registry.get_sample_value(f"{PREFIX}_jobs", {"kind": "PyTorchJob"}) or 0.0
+    return metrics.registry.sample(f"{PREFIX}_jobs", {"kind": "PyTorchJob"}) or 0.0
 
 
 def run_until(api: FakeApi, one: Term, done: Callable[[], bool]) -> bool:

@@ -22,12 +22,29 @@ def _heavy(loaded: set[str]) -> set[str]:
             if module == heavy or module.startswith(heavy + ".")}
 
 
-def test_the_agent_command_loads_no_official_kubernetes_client() -> None:
-    # As the container starts it: the CLI, the health group with the agent subcommand attached.
-    loaded = _imported_after("from hyperpod_deps.cli.main import load\nload('health')")
-    assert "hyperpod_deps.cli.health_agent" in loaded
-    assert "hyperpod_deps.kube.lean_client" in loaded
+def test_the_agent_command_loads_no_official_kubernetes_client_and_no_click() -> None:
+    # As the container starts it: the program's entry with `health agent` and its options.
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print('\\n'.join(sys.modules)))\n"
+             "sys.argv = ['hyperpod-deps', 'health', 'agent', '--help']\n"
+             "from hyperpod_deps.cli.entry import main\nmain()")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("usage: hyperpod-deps health agent")
+    loaded = set(done.stdout.split())
+    assert {"hyperpod_deps.cli.health_agent", "hyperpod_deps.kube.lean_client"} <= loaded
     assert not _heavy(loaded)
+    # What decision 17 took out of the agent, for its resident memory on every node.
+    left_out = ("click", "pydantic", "prometheus_client", "http.client", "email", "wsgiref")
+    assert not {module for module in loaded for out in left_out
+                if module == out or module.startswith(out + ".")}
+
+
+def test_the_command_tree_hands_the_agent_its_arguments() -> None:
+    # `hyperpod-deps health agent` reached through click (as CliRunner does): the same parser.
+    probe = "from hyperpod_deps.cli.main import cli\ncli(['health', 'agent', '--help'])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: hyperpod-deps health agent")
 
 
 def test_the_agent_loads_the_journal_reader_only_for_the_journal_source() -> None:

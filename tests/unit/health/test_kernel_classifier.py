@@ -24,8 +24,8 @@ def classifier(trust: Trust = Trust.KERNEL) -> tuple[KernelClassifier, Metrics, 
 
 
 def count(metrics: Metrics, result: str) -> float:
-    value = metrics.registry.get_sample_value("hyperpod_health_rule_evaluations_total",
-                                              {"source": "kmsg", "result": result})
+    value = metrics.registry.sample("hyperpod_health_rule_evaluations_total",
+                                    {"source": "kmsg", "result": result})
     return value or 0.0
 
 
