@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 import yaml
@@ -28,7 +28,8 @@ class InstanceType:
 @cache
 def catalogue() -> dict[str, InstanceType]:
     """Every known type by name, in the file's order."""
-    text = resources.files("hyperpod_deps.core").joinpath("instance_types.yaml").read_text()
+    # Beside this module: the package is installed unpacked (rules.py says why not importlib.resources).
+    text = Path(__file__).with_name("instance_types.yaml").read_text()
     table: dict[str, dict[str, dict[str, object]]] = yaml.safe_load(text)
     unknown = set(table) - set(FAMILIES)
     if unknown:
