@@ -34,8 +34,8 @@ def test_the_agent_command_loads_no_official_kubernetes_client_and_no_click() ->
     assert {"hyperpod_deps.cli.health_agent", "hyperpod_deps.kube.lean_client"} <= loaded
     assert not _heavy(loaded)
     # What decision 17 took out of the agent, for its resident memory on every node.
-    left_out = ("click", "pydantic", "prometheus_client", "http.client", "email", "wsgiref", "importlib.resources",
-                "tempfile")
+    left_out = ("click", "pydantic", "prometheus_client", "http.client", "email", "wsgiref",
+                "importlib.resources", "tempfile")
     assert not {module for module in loaded for out in left_out
                 if module == out or module.startswith(out + ".")}
 
