@@ -127,7 +127,10 @@ def describe(error: msgspec.ValidationError, model: type, data: object) -> str:
     """The problem as `dotted.key: what is wrong` (msgspec stops at the first one)."""
     found = _AT.match(str(error))
     message, path = (found["message"], found["path"]) if found else (str(error), "")
-    keys, kind = _keys(path, model, data)
+    try:
+        keys, kind = _keys(path, model, data)
+    except (KeyError, IndexError, TypeError, AttributeError):  # a path the walk cannot follow: as written
+        keys, kind = [path.lstrip(".")] if path else [], None
     field = _FIELD.match(message)
     keyed = _KEYED.match(message)
     if field:
@@ -136,8 +139,8 @@ def describe(error: msgspec.ValidationError, model: type, data: object) -> str:
     elif keyed:  # a Check's or a model's own message, which names its key
         keys.append(keyed["key"])
         message = keyed["message"]
-    elif message.startswith("Invalid enum value"):
-        message += "; expected one of: " + ", ".join(_choices(_inner(kind)))
+    elif message.startswith("Invalid enum value") and (choices := _choices(_inner(kind))):
+        message += "; expected one of: " + ", ".join(choices)
     return f"{'.'.join(keys) or '(top level)'}: {message}"
 
 
