@@ -72,6 +72,10 @@ class _Family:
         if not self.label_names:
             self.values[()] = self._zero()  # an unlabelled metric is shown from the start
 
+    def labels(self, *values: str) -> _Child:
+        """The series with these label values, in the order of the family's label names."""
+        return _Child(self, tuple(values))
+
     def _zero(self) -> list[float]:
         return [0.0]
 
@@ -131,18 +135,12 @@ class _Child:
 class Counter(_Family):
     kind = "counter"
 
-    def labels(self, *values: str) -> _Child:
-        return _Child(self, tuple(values))
-
     def inc(self, amount: float = 1.0) -> None:
         self.labels().inc(amount)
 
 
 class Gauge(_Family):
     kind = "gauge"
-
-    def labels(self, *values: str) -> _Child:
-        return _Child(self, tuple(values))
 
     def set(self, value: float) -> None:
         self.labels().set(value)
@@ -155,9 +153,6 @@ class Histogram(_Family):
 
     def _zero(self) -> list[float]:
         return [0.0] * (len(self.bounds) + 2)  # each bucket, then count and sum
-
-    def labels(self, *values: str) -> _Child:
-        return _Child(self, tuple(values))
 
     def observe(self, value: float) -> None:
         self.labels().observe(value)
