@@ -58,7 +58,7 @@ class FakeApi:
         self.compacted = 0  # a watch from before this resourceVersion gets 410
         self.calls: list[tuple[str, str]] = []  # (verb, qualified resource) as requests arrive
         self.watched_from: list[str] = []  # the resourceVersion of each watch, in order
-        self.failures: dict[str, list[Exception]] = {}
+        self.failures: dict[str, list[Exception | None]] = {}
         self.stop, self.hold = stop or threading.Event(), hold
         self.steps: list[Callable[[], object]] = []
         self.closed = False
@@ -71,8 +71,9 @@ class FakeApi:
     def serve(self, rtype: ResourceType) -> None:
         self.kinds[(rtype.api_version, rtype.kind)] = rtype
 
-    def fail(self, verb: str, *errors: Exception) -> None:
-        """The next calls of `verb` (get, list, watch, create, update, patch, delete) raise these;
+    def fail(self, verb: str, *errors: Exception | None) -> None:
+        """The next calls of `verb` (get, list, watch, create, update, patch, delete) raise these,
+        one each, in order; a None lets its call through (to fail a later one);
         `watch-event`: a watch breaks after sending its next event."""
         self.failures.setdefault(verb, []).extend(errors)
 
@@ -220,7 +221,9 @@ class FakeApi:
         self.calls.append((verb, rtype.qualified))
         pending = self.failures.get(verb)
         if pending:
-            raise pending.pop(0)
+            error = pending.pop(0)
+            if error is not None:
+                raise error
 
     def _wait_for_more(self, after: int) -> bool:
         """Whether the watch goes on: in hold mode until a change or close; otherwise it ends,

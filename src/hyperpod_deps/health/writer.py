@@ -101,6 +101,8 @@ class NodeWriter:
             self._send_events(now)
 
     def _write(self, now: float) -> None:
+        decisions: list[Decision] = []
+        landed: list[Decision] = []  # those of which a part is on the node
         try:
             if self.node is None or now >= self.next_reassert:
                 self.node = get_node(self.kube, self.name)  # re-assert against a fresh read
@@ -109,25 +111,28 @@ class NodeWriter:
             if decision.update.empty:
                 self.pending.since = None
                 if self.pending.faults or decision.events:
-                    self._commit(decision)
+                    self._commit(decision, [decision])
                 return
             if not decision.write_now:
                 if self.pending.since is None:
                     self.pending.since = self.clock()
                     self.pending.due = now + self.config.debounce_seconds
                 return
-            decisions: list[Decision] = []
             self.node, requests = update_node(
                 self.kube, self.name, lambda node: self._redecide(node, decisions),
-                lambda: labels.timestamp(self.clock()), node=self.node)
+                lambda: labels.timestamp(self.clock()), node=self.node,
+                landed=lambda: landed.append(decisions[-1]))
         except KubeError as error:
+            # A decision written in part has happened: a recovery's event, say, is not decided
+            # again from a node that shows the recovery done. Its faults stay pending regardless.
+            self._queue_events(landed)
             self._failed(now, error)
             return
         self.metrics.writes.labels("ok").inc()
         self.backoff.succeeded()
         self.log.info("node written", node=self.name, requests=requests, urgent=decisions[-1].urgent,
                       health=NodeView.of(self.node).health)
-        self._commit(decisions[-1])
+        self._commit(decisions[-1], [*landed, decisions[-1]])
 
     def _decide(self, node: Manifest) -> Decision:
         return decide(NodeView.of(node), self.pending.faults, self.recent, self.config, self.clock(),
@@ -137,15 +142,28 @@ class NodeWriter:
         decisions.append(self._decide(node))
         return decisions[-1].update
 
-    def _commit(self, decision: Decision) -> None:
+    def _commit(self, decision: Decision, happened: list[Decision]) -> None:
+        """`decision` is on the node: its faults are written; `happened` (it, and any decision
+        before it written in part) have their events recorded."""
         done = self.monotonic()
         for read_at in self.pending.read_at:
             self.metrics.detection_latency.observe(done - read_at)
         self.recent = decision.recent
         self.pending = Pending()
         self.metrics.pending.set(0)
-        assert self.node is not None
-        self.events.extend((event, self.node) for event in decision.events)
+        self._queue_events(happened)
+
+    def _queue_events(self, decisions: list[Decision]) -> None:
+        """Each event once: a decision made again after a conflict repeats its faults' events."""
+        regarding = self.node
+        if regarding is None:
+            return  # nothing was read, so nothing was decided
+        queued = {event.key for event, _ in self.events}
+        for decision in decisions:
+            for event in decision.events:
+                if event.key not in queued:
+                    queued.add(event.key)
+                    self.events.append((event, regarding))
 
     def _failed(self, now: float, error: KubeError) -> None:
         self.metrics.writes.labels("error").inc()

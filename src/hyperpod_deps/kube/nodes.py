@@ -19,7 +19,9 @@ that explains it, and a condition is cleared only after the label and taint that
 are gone. A conflict part-way leaves one of these in-between states, which satisfy the same
 rule, and the caller decides again from it. So a caller must decide from the node alone, never
 assume that every part of its last decision was written (the health agent remembers a condition
-to clear until the node shows it cleared).
+to clear until the node shows it cleared), nor that a decision made again replaces the one
+before: once a part of a decision is written, that decision has happened (the health agent
+records the events of every decision `landed` reports, not only of the last).
 """
 from __future__ import annotations
 
@@ -64,16 +66,19 @@ def get_node(kube: ObjectVerbs, name: str) -> Manifest:
 
 
 def update_node(kube: ObjectVerbs, name: str, decide: Decide, now: Clock, node: Manifest | None = None,
-                attempts: int = CONFLICT_ATTEMPTS) -> tuple[Manifest, int]:
+                attempts: int = CONFLICT_ATTEMPTS, landed: Callable[[], None] = lambda: None,
+                ) -> tuple[Manifest, int]:
     """Apply what `decide` wants to the node; returns the node as written and the number of
     requests made (refused ones included). `node` (a fresh copy, e.g. from a watch) saves the
-    first read: a change then costs one request per part changed."""
+    first read: a change then costs one request per part changed. `landed` is called when the
+    first part of the latest decision is written: that decision has taken effect, whatever
+    becomes of its later parts (and even if this call then raises)."""
     requests = 0
     for _ in range(attempts):
         if node is None:
             node = get_node(kube, name)
             requests += 1
-        written, made = _write(kube, node, decide(node), now)
+        written, made = _write(kube, node, decide(node), now, landed)
         requests += made
         if written is not None:
             return written, requests
@@ -81,7 +86,8 @@ def update_node(kube: ObjectVerbs, name: str, decide: Decide, now: Clock, node: 
     raise StillConflicting(f"node {name}: still conflicting after {attempts} attempts")
 
 
-def _write(kube: ObjectVerbs, node: Manifest, update: NodeUpdate, now: Clock) -> tuple[Manifest | None, int]:
+def _write(kube: ObjectVerbs, node: Manifest, update: NodeUpdate, now: Clock,
+           landed: Callable[[], None]) -> tuple[Manifest | None, int]:
     """Each changed part in the module's order, each PUT on the node the previous one returned;
     (None, requests made) at the first conflict, after which nothing more is sent."""
     made = 0
@@ -96,6 +102,8 @@ def _write(kube: ObjectVerbs, node: Manifest, update: NodeUpdate, now: Clock) ->
             if error.status != 409:
                 raise
             return None, made
+        if made == 1:
+            landed()
     return node, made
 
 

@@ -13,15 +13,19 @@ from hyperpod_deps.core.health import Action, Fault
 from hyperpod_deps.core.manifest import Manifest
 from hyperpod_deps.health.logs import AgentLog
 from hyperpod_deps.health.metrics import Metrics
-from hyperpod_deps.health.policy import PolicyConfig
+from hyperpod_deps.health.policy import GENERIC, HYPERPOD, PolicyConfig
 from hyperpod_deps.health.writer import NodeWriter
 from hyperpod_deps.kube.client import Kube
+from hyperpod_deps.kube.errors import RequestFailed
 from hyperpod_deps.kube.nodes import NODE
 from tests.support.fake_api import FakeApi, disconnected
 
 NAME = "gpu-node-1"
 XID79 = Fault("2026-12-06T20:00:00Z", "NvidiaGPUUnhealthy", "XidHardwareFailure",
               "Xid 79: GPU has fallen off the bus", Action.REPLACE, "kmsg/xid-79", "kmsg")
+XID74 = Fault("2026-12-06T20:00:00Z", "NvidiaNVLinkUnhealthy", "NvlinkError",
+              "Xid 74: NVLink error", Action.REBOOT, "kmsg/xid-74", "kmsg")
+RECOVERY_DELAY_SECONDS = 60
 
 
 class Clock:
@@ -40,8 +44,8 @@ def node(**labels: str) -> Manifest:
             "spec": {}, "status": {"conditions": [], "nodeInfo": {"bootID": "boot-1"}}}
 
 
-def writer(api: FakeApi, clock: Clock) -> NodeWriter:
-    config = PolicyConfig("hyperpod", 300, 60, 2, lambda rule: None)
+def writer(api: FakeApi, clock: Clock, platform: str = HYPERPOD) -> NodeWriter:
+    config = PolicyConfig(platform, 300, RECOVERY_DELAY_SECONDS, 2, lambda rule: None)
     return NodeWriter(cast(Kube, api), NAME, config, 60, 30, Metrics(), AgentLog(io.StringIO()), clock.wall,
                       clock.monotonic)
 
@@ -52,6 +56,16 @@ def quarantined(api: FakeApi, clock: Clock) -> NodeWriter:
     write.add((XID79,), clock.monotonic())
     write.step()
     return write
+
+
+def stored_node(api: FakeApi) -> Manifest:
+    stored = api.get(NODE, NAME)
+    assert stored is not None
+    return stored
+
+
+def event_reasons(api: FakeApi) -> list[str]:
+    return [obj["reason"] for key, obj in api.objects.items() if key[0] == "events.events.k8s.io"]
 
 
 def health(api: FakeApi) -> tuple[str | None, bool]:
@@ -119,3 +133,33 @@ def test_the_periodic_read_does_not_undo_a_persons_lowered_label() -> None:
     write.step()
     assert api.calls.count(("get", "nodes")) == reads + 1
     assert health(api)[0] == wire.SCHEDULABLE
+
+
+@pytest.mark.parametrize("clearing_fails", [RequestFailed("UPDATE nodes: the object has been modified", 409),
+                                            disconnected("PUT nodes/status")], ids=["conflict", "disconnect"])
+def test_a_recovery_whose_clearing_fails_still_records_its_event(clearing_fails: Exception) -> None:
+    """The label write carries the recovery (and the memory that it happened); a failure of the
+    clearing after it makes the writer decide again from a node that no longer needs a recovery.
+    The event belongs to the decision that was written, not only to the last one."""
+    api, clock = FakeApi(), Clock()
+    api.put(node())
+    write = writer(api, clock, platform=GENERIC)
+    write.add((XID74,), clock.monotonic())
+    write.step()
+    assert health(api) == (wire.UNSCHEDULABLE_PENDING_REBOOT, True)
+    rebooted = stored_node(api)
+    rebooted["status"]["nodeInfo"]["bootID"] = "boot-2"
+    write.observe(api.put(rebooted))  # the kubelet after the reboot, seen by the watch
+    write.step()  # the new boot is noted, debounced: the recovery delay starts
+    clock.seconds += write.wait_seconds()
+    write.step()
+    assert health(api) == (wire.UNSCHEDULABLE_PENDING_REBOOT, True)
+    clock.seconds += RECOVERY_DELAY_SECONDS
+    api.fail("update", None, clearing_fails)
+    write.step()
+    clock.seconds += write.wait_seconds()  # after a disconnect: the backoff
+    write.step()
+    assert health(api) == (wire.SCHEDULABLE, False)
+    conditions = {c["type"]: c for c in stored_node(api)["status"]["conditions"]}
+    assert conditions["NvidiaNVLinkUnhealthy"]["status"] == "False"
+    assert event_reasons(api) == ["NvlinkError", "NodeRecovered"]
