@@ -105,7 +105,12 @@ def test_a_pytorchjob_comes_back_off_the_faulty_node_and_an_unannotated_one_is_l
     faults(node)
     after = restarted(kube, "llama", namespace, before, 3, {node})
 
-    record = ar.job_annotations(kube, "pytorchjob", "llama", namespace)
+    # The controller writes the restart finished after deleting the pods and recording its event
+    # (once more after a conflict with the operator's status writes): the new pods can be Running
+    # before that patch lands, so the record is waited for, not read once.
+    record = poll(lambda: ar.job_annotations(kube, "pytorchjob", "llama", namespace),
+                  lambda found: found.get(ar.STATUS, "").startswith("Restarted"),
+                  "the record to say the restart is finished", 30)
     assert record[ar.COUNT] == "1"
     assert record[ar.STATUS].startswith("Restarted 1 time(s)")
     events = ar.job_events(kube, "llama", namespace)
